@@ -1,0 +1,1 @@
+"""Icons, the desktop entry and sample photos (installed as rehue_assets)."""

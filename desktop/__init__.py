@@ -1,0 +1,1 @@
+"""The Rehue desktop application (PySide6), a thin layer over rehue.engine."""

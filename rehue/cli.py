@@ -1,0 +1,123 @@
+"""``rehue-batch``: colorize photos and folders from the command line.
+
+    rehue-batch SCANS/ -o COLOUR/            # mirror SCANS/ into COLOUR/, resumable
+    rehue-batch a.jpg b.tif -o out/ --format png --strength 1.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from rehue import __version__
+from rehue.logsetup import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="rehue-batch", description="Colorize black-and-white photos, files or whole folders.")
+    p.add_argument("inputs", nargs="+", type=Path, help="photos and/or folders (searched recursively)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder; input folders are mirrored inside it")
+    p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help="where to run the model (default: CUDA if available)")
+    p.add_argument("--strength", type=float, default=1.0, help="colour strength, 0 (gray) to 2 (default 1)")
+    p.add_argument("--format", choices=("jpeg", "png", "tiff"), default=None, help="output format (default: same as input)")
+    p.add_argument("--suffix", default="", help="text added to each output file name, e.g. _colour")
+    p.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
+    p.add_argument("--jobs", type=int, default=1, help="photos processed at once (2 helps on 4+ cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--version", action="version", version=f"rehue {__version__}")
+    args = p.parse_args(argv)
+    if not 0.0 <= args.strength <= 2.0:
+        p.error("--strength must be between 0 and 2")
+    if args.jobs < 1:
+        p.error("--jobs must be at least 1")
+    return args
+
+
+class _Bar:
+    """A one-line progress bar with ETA, drawn only on a terminal."""
+
+    def __init__(self, stream, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled
+
+    def update(self, p) -> None:  # p: BatchProgress
+        if not self.enabled:
+            return
+        width = 28
+        frac = p.done / max(1, p.total)
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        name = p.current.name if p.current else ""
+        self.stream.write(f"\r[{bar}] {p.done}/{p.total}  ETA {_fmt_time(p.eta_s)}  {name[:40]:<40}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(console_level=logging.WARNING)
+    from rehue.batch import BatchOptions, plan_batch, run_batch
+    from rehue.engine import Colorizer, EngineError
+
+    options = BatchOptions(strength=args.strength, fmt=args.format, overwrite=args.overwrite, jobs=args.jobs, suffix=args.suffix)
+    plan = plan_batch(args.inputs, args.output, options)
+    for path, reason in plan.problems:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not plan.items:
+        msg = f"nothing to do: {len(plan.skipped_existing)} photo(s) already have an output in {args.output}"
+        print(msg if plan.skipped_existing else "no photos found in the inputs", file=sys.stderr)
+        return 1 if plan.problems else 0
+    try:
+        threads = max(1, (os.cpu_count() or 2) // args.jobs) if args.jobs > 1 else None
+        colorizer = Colorizer(args.model, provider=args.provider, threads=threads)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"rehue {__version__}: {len(plan.items)} photo(s) to colorize, {len(plan.skipped_existing)} already done; "
+          f"model {colorizer.metadata['model_name']} {colorizer.metadata['model_version']} on {colorizer.device_name}", file=sys.stderr)
+
+    cancel = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nstopping after the photo in progress (Ctrl-C again to quit now)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    bar = _Bar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
+
+    def on_failure(path: Path, reason: str) -> None:
+        if bar.enabled:
+            sys.stderr.write("\r\x1b[K")
+        print(f"failed: {reason}", file=sys.stderr)
+
+    result = run_batch(plan, colorizer, options, progress=bar.update, cancel=cancel, failure=on_failure)
+    bar.close()
+    print(result.summary(), file=sys.stderr)
+    if result.cancelled:
+        return 130
+    return 1 if result.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""The contract between training (``export/``) and inference (``rehue.engine``).
+
+Everything both sides must agree on lives here and only here: the Lab conversion and its
+normalisation, the ONNX input/output names and shapes, the hint encoding, the stride the network
+needs, the quantised ab bins of the classification head, and the keys of the JSON metadata that
+every exported ONNX file carries in ``metadata_props``. A parity test (torch vs onnxruntime on the
+same encoded input) pins it.
+
+This module needs only numpy and OpenCV, so both the engine (no torch) and training can import it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+CONTRACT_VERSION = 1
+
+# ONNX graph names. Shapes: N images, H and W multiples of STRIDE.
+INPUT_L = "L"  # (N, 1, H, W) float32, normalised lightness, see normalise_l
+INPUT_HINT_AB = "hint_ab"  # (N, 2, H, W) float32, normalised ab of the hints, 0 elsewhere
+INPUT_HINT_MASK = "hint_mask"  # (N, 1, H, W) float32, 1 where a hint is, 0 elsewhere
+OUTPUT_AB = "ab"  # (N, 2, H, W) float32, normalised ab prediction
+OUTPUT_AB_PROBS = "ab_probs"  # (N, Q, H/4, W/4) float32, distribution over AB_BINS per cell
+INPUT_NAMES = (INPUT_L, INPUT_HINT_AB, INPUT_HINT_MASK)
+OUTPUT_NAMES = (OUTPUT_AB, OUTPUT_AB_PROBS)
+
+STRIDE = 32  # H and W of the network input must be multiples of this
+PROBS_STRIDE = 4  # ab_probs is this many times coarser than the input
+
+# Normalisation: L in [0, 100] -> [-1, 1]; ab in about [-110, 110] -> about [-1, 1].
+L_CENTER = 50.0
+L_SCALE = 50.0
+AB_SCALE = 110.0
+
+# Quantised ab bins of the classification head (Zhang et al. 2016): a grid of AB_BIN_STEP over
+# [-110, 110], keeping only the cells that some sRGB colour falls into.
+AB_BIN_STEP = 10.0
+AB_BIN_RANGE = 110.0
+
+# Metadata keys in the ONNX file's metadata_props. The value of METADATA_KEY is one JSON object.
+METADATA_KEY = "rehue"
+METADATA_FIELDS = (
+    "contract_version",  # int, must equal CONTRACT_VERSION
+    "model_name",  # str
+    "model_version",  # str
+    "working_size",  # int, long side in pixels at which the model is meant to run
+    "stride",  # int, must equal STRIDE
+    "normalisation",  # {"l_center", "l_scale", "ab_scale"}
+    "ab_bins",  # [[a, b], ...] the bin centres of ab_probs
+    "inputs",  # list of input names
+    "outputs",  # list of output names
+    "training_data",  # list of str: which shards trained it
+    "metrics",  # dict: validation numbers
+    "created",  # ISO date
+)
+
+
+class ContractError(ValueError):
+    """A model or an input does not follow this contract."""
+
+
+# ----------------------------------------------------------------------------- Lab conversion
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB (D65) to CIE Lab.
+
+    ``rgb``: (H, W, 3) RGB order, uint8 (0..255), uint16 (0..65535) or float32 (0..1).
+    Returns (H, W, 3) float32 with L in [0, 100] and a, b in about [-128, 127].
+    """
+    return cv2.cvtColor(to_unit_float(rgb), cv2.COLOR_RGB2Lab)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """CIE Lab to sRGB, (H, W, 3) float32 -> (H, W, 3) float32, *not* clipped to [0, 1]."""
+    return cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32), cv2.COLOR_Lab2RGB)
+
+
+def rgb_to_l(rgb: np.ndarray) -> np.ndarray:
+    """Lightness only: (H, W, 3) RGB -> (H, W) float32 in [0, 100]."""
+    return rgb_to_lab(rgb)[..., 0]
+
+
+def to_unit_float(rgb: np.ndarray) -> np.ndarray:
+    """uint8/uint16/float image -> float32 in [0, 1], same shape."""
+    if rgb.dtype == np.uint8:
+        return rgb.astype(np.float32) * np.float32(1.0 / 255.0)
+    if rgb.dtype == np.uint16:
+        return rgb.astype(np.float32) * np.float32(1.0 / 65535.0)
+    return np.ascontiguousarray(rgb, dtype=np.float32)
+
+
+def normalise_l(l_channel: np.ndarray) -> np.ndarray:
+    """L in [0, 100] -> network range [-1, 1] (float32, same shape)."""
+    return ((l_channel - L_CENTER) / L_SCALE).astype(np.float32)
+
+
+def normalise_ab(ab: np.ndarray) -> np.ndarray:
+    """ab in Lab units -> network range (float32, same shape)."""
+    return (ab / AB_SCALE).astype(np.float32)
+
+
+def denormalise_ab(ab_norm: np.ndarray) -> np.ndarray:
+    """Network ab -> Lab units (float32, same shape)."""
+    return (ab_norm * AB_SCALE).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- ab bins
+
+
+def _in_gamut_ab_cells() -> np.ndarray:
+    """The ab grid cells that some sRGB colour lands in; (Q, 2) float32 centres."""
+    steps = np.linspace(0.0, 1.0, 33, dtype=np.float32)
+    r, g, b = np.meshgrid(steps, steps, steps, indexing="ij")
+    cube = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=-1)[None]  # (1, M, 3)
+    lab = rgb_to_lab(cube)[0]  # (M, 3)
+    idx = np.round((lab[:, 1:] + AB_BIN_RANGE) / AB_BIN_STEP).astype(int)
+    n = int(round(2 * AB_BIN_RANGE / AB_BIN_STEP)) + 1
+    idx = np.clip(idx, 0, n - 1)
+    used = np.zeros((n, n), dtype=bool)
+    used[idx[:, 0], idx[:, 1]] = True
+    ia, ib = np.nonzero(used)
+    centres = np.stack([ia, ib], axis=-1).astype(np.float32) * AB_BIN_STEP - AB_BIN_RANGE
+    return centres
+
+
+AB_BINS: np.ndarray = _in_gamut_ab_cells()  # (Q, 2) float32, Lab units
+
+
+def nearest_ab_bin(ab: np.ndarray, bins: np.ndarray = AB_BINS) -> np.ndarray:
+    """Index of the nearest bin for each ab pair: (..., 2) -> (...) int64."""
+    flat = ab.reshape(-1, 2).astype(np.float32)
+    d = ((flat[:, None, :] - bins[None, :, :]) ** 2).sum(-1)  # (M, Q)
+    return d.argmin(1).reshape(ab.shape[:-1])
+
+
+# ----------------------------------------------------------------------------- hints
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One user colour hint.
+
+    ``x``, ``y``: position as a fraction of the image width/height (0..1), so a hint placed on a
+    preview lands on the same spot at any resolution. ``a``, ``b``: the colour's Lab chroma.
+    ``radius``: half-size of the square patch, in pixels at the model's working resolution
+    (0 = one pixel, 2 = a 5x5 patch).
+    """
+
+    x: float
+    y: float
+    a: float
+    b: float
+    radius: int = 2
+
+    @classmethod
+    def from_rgb(cls, x: float, y: float, rgb: Sequence[int], radius: int = 2) -> Hint:
+        """A hint from an 8-bit sRGB colour; its lightness is dropped (the photo's L is kept)."""
+        lab = rgb_to_lab(np.array([[rgb]], dtype=np.uint8))[0, 0]
+        return cls(float(x), float(y), float(lab[1]), float(lab[2]), int(radius))
+
+    def to_dict(self) -> dict[str, float]:
+        return {"x": self.x, "y": self.y, "a": self.a, "b": self.b, "radius": self.radius}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Hint:
+        return cls(float(d["x"]), float(d["y"]), float(d["a"]), float(d["b"]), int(d.get("radius", 2)))
+
+
+def encode_hints(hints: Iterable[Hint], height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterise hints at the network's input size.
+
+    Returns ``hint_ab`` (2, H, W) float32 normalised ab, and ``hint_mask`` (1, H, W) float32 in {0, 1}.
+    Later hints overwrite earlier ones where their patches overlap. ``height``/``width`` are the
+    size of the unpadded working image; the caller pads both planes with zeros.
+    """
+    hint_ab = np.zeros((2, height, width), dtype=np.float32)
+    hint_mask = np.zeros((1, height, width), dtype=np.float32)
+    for h in hints:
+        cx = int(np.clip(round(h.x * width - 0.5), 0, width - 1))
+        cy = int(np.clip(round(h.y * height - 0.5), 0, height - 1))
+        r = max(0, int(h.radius))
+        y0, y1 = max(0, cy - r), min(height, cy + r + 1)
+        x0, x1 = max(0, cx - r), min(width, cx + r + 1)
+        hint_ab[0, y0:y1, x0:x1] = h.a / AB_SCALE
+        hint_ab[1, y0:y1, x0:x1] = h.b / AB_SCALE
+        hint_mask[0, y0:y1, x0:x1] = 1.0
+    return hint_ab, hint_mask
+
+
+def padded_size(height: int, width: int, stride: int = STRIDE) -> tuple[int, int]:
+    """The smallest (H, W) >= the given size that are multiples of ``stride``."""
+    return -(-height // stride) * stride, -(-width // stride) * stride
+
+
+# ----------------------------------------------------------------------------- metadata
+
+
+def make_metadata(
+    *,
+    model_name: str,
+    model_version: str,
+    working_size: int,
+    training_data: list[str],
+    metrics: dict[str, Any],
+    created: str,
+) -> dict[str, Any]:
+    """The JSON object an exported ONNX file carries under METADATA_KEY."""
+    return {
+        "contract_version": CONTRACT_VERSION,
+        "model_name": model_name,
+        "model_version": model_version,
+        "working_size": int(working_size),
+        "stride": STRIDE,
+        "normalisation": {"l_center": L_CENTER, "l_scale": L_SCALE, "ab_scale": AB_SCALE},
+        "ab_bins": AB_BINS.tolist(),
+        "inputs": list(INPUT_NAMES),
+        "outputs": list(OUTPUT_NAMES),
+        "training_data": list(training_data),
+        "metrics": dict(metrics),
+        "created": created,
+    }
+
+
+def parse_metadata(raw: str | None) -> dict[str, Any]:
+    """Parse and check a model's metadata JSON; raise ContractError if it disagrees with us."""
+    if not raw:
+        raise ContractError(
+            f"the model carries no '{METADATA_KEY}' metadata: it was not exported by rehue-export"
+        )
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"the model's metadata is not valid JSON ({exc})") from exc
+    missing = [k for k in METADATA_FIELDS if k not in meta]
+    if missing:
+        raise ContractError(f"the model's metadata lacks {', '.join(missing)}")
+    if meta["contract_version"] != CONTRACT_VERSION:
+        raise ContractError(
+            f"the model follows contract version {meta['contract_version']}, this Rehue reads "
+            f"version {CONTRACT_VERSION}: update Rehue or use a matching model"
+        )
+    norm = meta["normalisation"]
+    if (norm.get("l_center"), norm.get("l_scale"), norm.get("ab_scale")) != (L_CENTER, L_SCALE, AB_SCALE):
+        raise ContractError(f"the model's normalisation {norm} differs from this Rehue's")
+    if meta["stride"] != STRIDE:
+        raise ContractError(f"the model's stride {meta['stride']} differs from {STRIDE}")
+    if tuple(meta["inputs"]) != INPUT_NAMES or tuple(meta["outputs"]) != OUTPUT_NAMES:
+        raise ContractError(f"the model's inputs/outputs {meta['inputs']} -> {meta['outputs']} are not ours")
+    return meta

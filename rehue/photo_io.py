@@ -1,0 +1,354 @@
+"""Reading and writing photos: every odd file an archive holds, and outputs written atomically.
+
+Pixels go through OpenCV (8- and 16-bit, fast, large files); EXIF and ICC metadata through
+Pillow, which only parses headers here. Every failure is a ``PhotoError`` whose message names the
+file and says what to do, so the GUI and the batch command can show it as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+log = logging.getLogger(__name__)
+
+READ_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+WRITE_FORMATS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif"}
+MAX_PIXELS = 1_000_000_000  # a 40000 x 25000 scan; beyond this we refuse rather than swap
+JPEG_QUALITY = 95
+EXIF_ORIENTATION = 0x0112
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow parses headers only; our own limit applies
+
+_MAGIC = (
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an office document)"),
+    (b"GIF8", "a GIF animation (convert it to PNG first)"),
+    (b"<!DOCTYPE", "a web page"),
+    (b"<html", "a web page"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
+
+
+class PhotoError(Exception):
+    """A photo that cannot be read or written; the message is meant for the user."""
+
+
+@dataclass
+class Photo:
+    """A decoded photo.
+
+    ``pixels``: (H, W) gray or (H, W, 3) RGB, uint8 or uint16, already turned upright by its
+    EXIF orientation. ``alpha``: (H, W) of the same dtype, or None. ``exif``/``icc``: raw bytes
+    to carry to the output (EXIF orientation already reset to 1).
+    """
+
+    path: Path
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    exif: bytes | None = None
+    icc: bytes | None = None
+    source_format: str = "png"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+    @property
+    def is_16bit(self) -> bool:
+        return self.pixels.dtype == np.uint16
+
+
+def _sniff(head: bytes, path: Path) -> None:
+    if not head:
+        raise PhotoError(f"{path}: the file is empty (0 bytes). Re-copy it from the original source.")
+    for magic, what in _MAGIC:
+        if head.lstrip()[: len(magic)].lower() == magic.lower():
+            raise PhotoError(f"{path}: this is {what}, not a photo, although its name says otherwise.")
+
+
+def _format_of(head: bytes) -> str:
+    if head.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG"):
+        return "png"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    return "png"
+
+
+def _metadata(path: Path) -> tuple[bytes | None, bytes | None, int, str | None]:
+    """(exif with orientation reset, icc, orientation, pillow mode) from the file's headers."""
+    try:
+        with Image.open(path) as im:
+            icc = im.info.get("icc_profile")
+            exif = im.getexif()
+            orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
+            mode = im.mode
+            if len(exif):
+                exif[EXIF_ORIENTATION] = 1
+                exif_bytes = exif.tobytes()
+            else:
+                exif_bytes = None
+            return exif_bytes, icc, orientation, mode
+    except Exception as exc:  # metadata is a courtesy: pixels decide whether the file is usable
+        log.debug("no metadata from %s: %s", path, exc)
+        return None, None, 1, None
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to (H, W[, C]) pixels."""
+    if orientation == 2:
+        return arr[:, ::-1]
+    if orientation == 3:
+        return arr[::-1, ::-1]
+    if orientation == 4:
+        return arr[::-1]
+    if orientation == 5:
+        return arr.swapaxes(0, 1)
+    if orientation == 6:
+        return arr.swapaxes(0, 1)[:, ::-1]
+    if orientation == 7:
+        return arr.swapaxes(0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return arr.swapaxes(0, 1)[::-1]
+    return arr
+
+
+def _decode_with_pillow(path: Path) -> np.ndarray | None:
+    """Fallback decoder (CMYK TIFF, palette images, ...): RGB/RGBA uint8, EXIF not applied."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                return np.asarray(im, dtype=np.uint16)
+            if im.mode not in ("RGB", "RGBA", "L"):
+                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+            return np.asarray(im)
+    except Exception as exc:
+        log.debug("pillow could not decode %s: %s", path, exc)
+        return None
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    """True for RGB photos whose channels are (nearly) equal: scans saved as colour."""
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
+    s = rgb[::step, ::step].astype(np.int32)
+    tol = 3 if rgb.dtype == np.uint8 else 3 * 257
+    return bool(np.abs(s[..., 0] - s[..., 1]).max() <= tol and np.abs(s[..., 1] - s[..., 2]).max() <= tol)
+
+
+def read_photo(path: str | os.PathLike[str]) -> Photo:
+    """Read any photo an archive might hold; raise PhotoError with a message for the user."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(64)
+    except FileNotFoundError:
+        raise PhotoError(f"{path}: the file does not exist (moved or deleted?).") from None
+    except IsADirectoryError:
+        raise PhotoError(f"{path}: this is a folder; open the photos inside it.") from None
+    except PermissionError:
+        raise PhotoError(f"{path}: permission denied; check that you may read this file.") from None
+    except OSError as exc:
+        raise PhotoError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    _sniff(head, path)
+    exif, icc, orientation, mode = _metadata(path)
+    buf = np.fromfile(path, dtype=np.uint8)  # np.fromfile: unicode paths work everywhere
+    arr = None
+    if mode != "CMYK" or not head.startswith(b"\xff\xd8"):
+        try:
+            arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:
+            if "exceeds" in str(exc) or "too large" in str(exc).lower():
+                raise PhotoError(f"{path}: the image is larger than Rehue can open ({MAX_PIXELS // 1_000_000} megapixels).") from None
+            arr = None
+    if arr is not None and mode == "CMYK":
+        arr = None  # OpenCV's TIFF reader returns CMYK as if it were RGBA: let Pillow convert it
+    if arr is None:
+        arr = _decode_with_pillow(path)
+        if arr is None:
+            raise PhotoError(
+                f"{path}: not a readable image ({size} bytes): the file is damaged, truncated or in "
+                "an unsupported format. Re-scan or re-export it as JPEG, PNG or TIFF."
+            )
+        rgb_order = True
+    else:
+        rgb_order = False
+    if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
+        raise PhotoError(f"{path}: {arr.shape[1]}x{arr.shape[0]} pixels is more than Rehue's limit of {MAX_PIXELS // 1_000_000} megapixels.")
+    if arr.dtype not in (np.uint8, np.uint16):
+        if arr.dtype == np.float32 or arr.dtype == np.float64:
+            arr = (np.clip(arr, 0, 1) * 65535 + 0.5).astype(np.uint16)
+        else:
+            raise PhotoError(f"{path}: pixel type {arr.dtype} is not supported; save it as 8- or 16-bit.")
+    notes: list[str] = []
+    alpha = None
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3:
+        if arr.shape[2] == 4:
+            alpha = np.ascontiguousarray(arr[..., 3])
+            arr = arr[..., :3]
+        elif arr.shape[2] == 2:  # gray + alpha
+            alpha = np.ascontiguousarray(arr[..., 1])
+            arr = arr[..., 0]
+        if arr.ndim == 3 and not rgb_order:
+            arr = arr[..., ::-1]  # (H, W, BGR) -> (H, W, RGB)
+    if arr.ndim == 3 and _is_gray(arr):
+        arr = arr[..., 1]
+    elif arr.ndim == 3:
+        notes.append("the photo already has colour; Rehue replaces it with its own")
+    arr = np.ascontiguousarray(_orient(arr, orientation))
+    if alpha is not None:
+        alpha = np.ascontiguousarray(_orient(alpha, orientation))
+        if alpha.dtype != arr.dtype:
+            alpha = (alpha.astype(np.uint32) * 257).astype(np.uint16) if arr.dtype == np.uint16 else (alpha >> 8).astype(np.uint8)
+    return Photo(path, arr, alpha, exif, icc, _format_of(head), notes)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def output_suffix(fmt: str) -> str:
+    """File suffix for a format name ('jpeg', 'png', 'tiff')."""
+    try:
+        return WRITE_FORMATS[fmt]
+    except KeyError:
+        raise PhotoError(f"unknown output format {fmt!r}: use one of {', '.join(WRITE_FORMATS)}") from None
+
+
+def format_for(path: Path) -> str:
+    s = path.suffix.lower()
+    if s in (".jpg", ".jpeg", ".jpe"):
+        return "jpeg"
+    if s in (".tif", ".tiff"):
+        return "tiff"
+    return "png"
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+
+def _png_with_metadata(png: bytes, exif: bytes | None, icc: bytes | None) -> bytes:
+    """Insert iCCP and eXIf chunks right after IHDR of an encoded PNG."""
+    ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
+    extra = b""
+    if icc:
+        extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
+    if exif:
+        extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    return png[:ihdr_end] + extra + png[ihdr_end:]
+
+
+def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exif: bytes | None = None, icc: bytes | None = None) -> bytes:
+    """Encode (H, W, 3) RGB uint8/uint16 (+ alpha) as JPEG, PNG or TIFF bytes with metadata.
+
+    JPEG is always 8-bit and has no alpha; PNG and TIFF keep 16 bits and alpha.
+    """
+    if fmt == "jpeg":
+        if rgb.dtype == np.uint16:
+            rgb = (rgb >> 8).astype(np.uint8)
+        import io
+
+        out = io.BytesIO()
+        kwargs = {"quality": JPEG_QUALITY, "subsampling": 0}
+        if exif:
+            kwargs["exif"] = exif
+        if icc:
+            kwargs["icc_profile"] = icc
+        Image.fromarray(rgb, "RGB").save(out, "JPEG", **kwargs)
+        return out.getvalue()
+    bgr = rgb[..., ::-1]  # (H, W, RGB) -> (H, W, BGR) for OpenCV
+    if alpha is not None:
+        bgr = np.dstack([bgr, alpha.astype(rgb.dtype)])
+    if fmt == "png":
+        ok, enc = cv2.imencode(".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        if not ok:
+            raise PhotoError("PNG encoding failed")
+        return _png_with_metadata(enc.tobytes(), exif, icc)
+    if fmt == "tiff":
+        if rgb.dtype == np.uint8:
+            import io
+
+            out = io.BytesIO()
+            mode_arr = rgb if alpha is None else np.dstack([rgb, alpha])
+            kwargs = {"compression": "tiff_lzw"}
+            if exif:
+                kwargs["exif"] = exif
+            if icc:
+                kwargs["icc_profile"] = icc
+            Image.fromarray(mode_arr, "RGB" if alpha is None else "RGBA").save(out, "TIFF", **kwargs)
+            return out.getvalue()
+        ok, enc = cv2.imencode(".tif", np.ascontiguousarray(bgr))
+        if not ok:
+            raise PhotoError("TIFF encoding failed")
+        if exif or icc:
+            log.info("16-bit TIFF output keeps the pixels' full depth but not the EXIF/ICC metadata")
+        return enc.tobytes()
+    raise PhotoError(f"unknown output format {fmt!r}")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so a
+    crash or a cancel never leaves a half-written photo under the final name."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=".rehue-partial", dir=path.parent)
+    except PermissionError:
+        raise PhotoError(f"{path}: cannot write into {path.parent} (permission denied). Choose another output folder.") from None
+    except OSError as exc:
+        raise PhotoError(f"{path}: cannot write into {path.parent} ({exc.strerror or exc}).") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise PhotoError(f"{path}: writing failed ({exc.strerror or exc}); is the disk full?") from None
+
+
+def write_photo(path: Path, rgb: np.ndarray, fmt: str | None = None, *, alpha: np.ndarray | None = None,
+                exif: bytes | None = None, icc: bytes | None = None) -> Path:
+    """Encode and write atomically; returns the path written."""
+    fmt = fmt or format_for(Path(path))
+    write_atomically(Path(path), encode_photo(rgb, fmt, alpha, exif, icc))
+    return Path(path)
+
+
+def thumbnail_rgb(photo: Photo, max_side: int) -> np.ndarray:
+    """A small uint8 RGB version for display: (h, w, 3) with max(h, w) <= max_side."""
+    px = photo.pixels
+    if px.dtype == np.uint16:
+        px = (px >> 8).astype(np.uint8)
+    h, w = px.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1:
+        px = cv2.resize(px, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    if px.ndim == 2:
+        px = np.repeat(px[..., None], 3, axis=2)
+    return np.ascontiguousarray(px)
+
+
+__all__ = ["Photo", "PhotoError", "read_photo", "write_photo", "encode_photo", "write_atomically",
+           "output_suffix", "format_for", "thumbnail_rgb", "READ_SUFFIXES", "ImageOps"]

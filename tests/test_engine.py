@@ -1,0 +1,152 @@
+"""The engine on the shipped ONNX model: shapes, detail kept, hints, gamut, providers, metadata."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from conftest import gray_scene
+
+from rehue import contract, recombine
+from rehue.contract import Hint
+from rehue.engine import Colorizer, EngineError, choose_providers
+from rehue.resources import default_model_path
+
+
+def test_engine_imports_neither_qt_nor_torch():
+    code = (
+        "import sys; import rehue.engine, rehue.batch, rehue.cli, rehue.photo_io; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch', 'shiboken6')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_shipped_model_metadata(colorizer: Colorizer):
+    meta = colorizer.metadata
+    assert meta["contract_version"] == contract.CONTRACT_VERSION
+    assert meta["working_size"] % 32 == 0
+    assert len(meta["ab_bins"]) == len(contract.AB_BINS)
+    assert colorizer.providers[-1] == "CPUExecutionProvider"
+    assert colorizer.device_name == "CPU"
+
+
+@pytest.mark.parametrize("shape", [(240, 320), (333, 517), (1, 1), (7, 1000), (64, 64, 3)])
+def test_colorize_keeps_size_dtype_and_lightness(colorizer: Colorizer, shape):
+    g = gray_scene(shape[0], shape[1])
+    img = np.dstack([g, g, g]) if len(shape) == 3 else g
+    out = colorizer.colorize(img)
+    assert out.shape == (shape[0], shape[1], 3) and out.dtype == np.uint8
+    l_in = contract.rgb_to_l(np.dstack([g, g, g]))
+    l_out = contract.rgb_to_l(out)
+    # Colour changes only chroma: lightness stays within rounding and gamut limits.
+    assert np.abs(l_out - l_in).mean() < 1.0
+
+
+def test_colorize_16bit(colorizer: Colorizer):
+    g16 = gray_scene(200, 300).astype(np.uint16) * 257
+    out = colorizer.colorize(g16)
+    assert out.dtype == np.uint16 and out.shape == (200, 300, 3)
+    assert out.max() > 255  # really uses the 16-bit range
+
+
+def test_strength_zero_is_gray_and_strength_scales_chroma(colorizer: Colorizer):
+    g = gray_scene()
+    prepared = colorizer.prepare(g)
+    chroma = colorizer.predict(prepared, [Hint(0.5, 0.5, 50, 40, radius=3)])
+    gray = colorizer.render(g, chroma, strength=0.0)
+    assert np.abs(gray.astype(int) - g[..., None]).max() <= 1
+    weak = contract.rgb_to_lab(colorizer.render(g, chroma, strength=0.5))[..., 1:]
+    full = contract.rgb_to_lab(colorizer.render(g, chroma, strength=1.0))[..., 1:]
+    assert np.hypot(*weak.reshape(-1, 2).T).mean() < np.hypot(*full.reshape(-1, 2).T).mean()
+
+
+def test_hint_pulls_colour_towards_it(colorizer: Colorizer):
+    g = gray_scene(256, 256, seed=3)
+    prepared = colorizer.prepare(g)
+    target = np.array([60.0, -50.0])  # a strong green-blue nobody would guess
+    auto = colorizer.predict(prepared).ab
+    hinted = colorizer.predict(prepared, [Hint(0.5, 0.5, *target, radius=3)]).ab
+    h, w = auto.shape[:2]
+    centre = (slice(h // 2 - 2, h // 2 + 3), slice(w // 2 - 2, w // 2 + 3))
+    d_auto = np.linalg.norm(auto[centre].reshape(-1, 2).mean(0) - target)
+    d_hint = np.linalg.norm(hinted[centre].reshape(-1, 2).mean(0) - target)
+    assert d_hint < d_auto
+
+
+def test_output_inside_gamut_no_clipped_red(colorizer: Colorizer):
+    # Extreme chroma on black and white must come out neutral, not saturated red/cyan.
+    l_ch = np.array([[1.0, 50.0, 99.0]], np.float32)
+    ab = np.array([[[100.0, 80.0], [100.0, 80.0], [-80.0, -60.0]]], np.float32)
+    recombine.limit_to_gamut(l_ch, ab)
+    rgb = contract.lab_to_rgb(np.dstack([l_ch, ab]))
+    back = contract.rgb_to_lab(rgb)
+    assert np.abs(back[..., 0] - l_ch).max() < 1.5  # L survives: nothing was clipped
+    assert np.hypot(*ab[0, 0]) < 10 and np.hypot(*ab[0, 2]) < 10
+
+
+def test_recombine_in_strips_matches_whole(colorizer: Colorizer, monkeypatch):
+    g = gray_scene(700, 300)
+    chroma = colorizer.predict(colorizer.prepare(g))
+    whole = colorizer.render(g, chroma)
+    monkeypatch.setattr(recombine, "STRIP_ROWS", 64)
+    strips = colorizer.render(g, chroma)
+    assert np.array_equal(whole, strips)
+
+
+def test_in_place_render_matches(colorizer: Colorizer):
+    g = gray_scene(300, 200)
+    rgb = np.dstack([g, g, g])
+    chroma = colorizer.predict(colorizer.prepare(rgb))
+    expected = colorizer.render(rgb.copy(), chroma)
+    got = colorizer.render(rgb, chroma, in_place=True)
+    assert got is rgb and np.array_equal(got, expected)
+
+
+def test_suggested_colours(colorizer: Colorizer):
+    g = gray_scene()
+    chroma = colorizer.predict(colorizer.prepare(g))
+    colours = colorizer.suggest_colors(chroma, 0.3, 0.6, l_value=60.0, k=5)
+    assert 1 <= len(colours) <= 5
+    assert all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in colours)
+    assert len(set(colours)) == len(colours)
+
+
+def test_choose_providers():
+    assert choose_providers("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers("cuda", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    assert choose_providers("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    with pytest.raises(EngineError):
+        choose_providers("tpu", [])
+
+
+def test_cuda_request_falls_back_to_cpu_here():
+    c = Colorizer(provider="cuda")
+    assert c.session.get_providers()[-1] == "CPUExecutionProvider"
+    assert c.device_name in ("CPU", "CUDA")
+
+
+def test_refuses_model_without_metadata(tmp_path: Path):
+    proto = onnx.load(str(default_model_path()))
+    del proto.metadata_props[:]
+    bad = tmp_path / "nometa.onnx"
+    onnx.save(proto, str(bad))
+    with pytest.raises(EngineError, match="not exported by rehue-export"):
+        Colorizer(bad)
+
+
+def test_missing_model_says_where(tmp_path: Path):
+    with pytest.raises(EngineError, match="no model at"):
+        Colorizer(tmp_path / "absent.onnx")
+
+
+def test_not_an_onnx_file(tmp_path: Path):
+    bad = tmp_path / "junk.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(EngineError, match="not a usable ONNX model"):
+        Colorizer(bad)

@@ -1,0 +1,137 @@
+"""Reading every odd photo an archive holds, and writing outputs with their metadata."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from rehue import photo_io
+from rehue.photo_io import PhotoError, read_photo
+
+
+@pytest.mark.parametrize("name", ["gray.jpg", "gray.png", "rgbgray.png", "gray16.png", "gray16.tif", "cmyk.jpg", "cmyk.tif", "ünïcødé фото.jpg"])
+def test_reads_gray_kinds_as_single_channel(photos, name):
+    p = read_photo(photos[name])
+    assert p.pixels.ndim == 2 and p.size == (320, 240)
+    assert p.pixels.dtype == (np.uint16 if "16" in name else np.uint8)
+
+
+def test_sepia_kept_as_rgb_with_note(photos):
+    p = read_photo(photos["sepia.jpg"])
+    assert p.pixels.shape == (240, 320, 3)
+    assert p.notes
+
+
+def test_alpha_separated(photos):
+    p = read_photo(photos["alpha.png"])
+    assert p.alpha is not None and p.alpha[0, 0] == 0 and p.alpha[100, 100] == 200
+
+
+def test_exif_orientation_applied_and_metadata_kept(photos):
+    p = read_photo(photos["rotated.jpg"])
+    assert p.size == (240, 320)  # turned upright: was 320 wide
+    assert p.icc and b"TEST-ICC-PROFILE" in p.icc
+    exif = Image.Exif()
+    exif.load(p.exif)
+    assert exif[0x0112] == 1 and exif[0x010F] == "Rehue Test Scanner"
+
+
+def test_tiny_image(photos):
+    assert read_photo(photos["tiny.png"]).size == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("corrupt.jpg", "not a readable image"),
+        ("truncated.jpg", "not a readable image"),
+        ("document.jpg", "PDF document"),
+        ("empty.png", "empty"),
+    ],
+)
+def test_bad_files_give_clear_messages(photos, name, message):
+    with pytest.raises(PhotoError, match=message) as info:
+        read_photo(photos[name])
+    assert name in str(info.value)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(PhotoError, match="does not exist"):
+        read_photo(tmp_path / "nope.jpg")
+    with pytest.raises(PhotoError, match="folder"):
+        read_photo(tmp_path)
+
+
+def test_refuses_giant_header(tmp_path):
+    # A PNG whose header claims 60000 x 60000 pixels: refused with a message, not a crash or swap.
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    idat = zlib.compress(b"\x00" * 100)
+    data = b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    p = tmp_path / "giant.png"
+    p.write_bytes(data)
+    with pytest.raises(PhotoError, match="giant.png"):
+        read_photo(p)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "tiff"])
+def test_write_keeps_exif_and_icc(tmp_path, photos, fmt):
+    src = read_photo(photos["rotated.jpg"])
+    rgb = np.dstack([src.pixels] * 3)
+    out = photo_io.write_photo(tmp_path / f"out{photo_io.output_suffix(fmt)}", rgb, fmt, exif=src.exif, icc=src.icc)
+    with Image.open(out) as im:
+        assert im.size == (240, 320)
+        assert b"TEST-ICC-PROFILE" in im.info.get("icc_profile", b"")
+        assert im.getexif().get(0x010F) == "Rehue Test Scanner"
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16bit_written_as_16bit(tmp_path, suffix):
+    rgb = (np.random.default_rng(0).random((30, 40, 3)) * 65535).astype(np.uint16)
+    out = photo_io.write_photo(tmp_path / f"o{suffix}", rgb)
+    back = cv2.imdecode(np.fromfile(out, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint16 and np.array_equal(back[..., ::-1], rgb)
+
+
+def test_png_alpha_written(tmp_path):
+    rgb = np.zeros((10, 10, 3), np.uint8)
+    alpha = np.full((10, 10), 77, np.uint8)
+    out = photo_io.write_photo(tmp_path / "a.png", rgb, alpha=alpha)
+    with Image.open(out) as im:
+        assert im.mode == "RGBA" and np.asarray(im)[0, 0, 3] == 77
+
+
+def test_atomic_write_leaves_no_partial_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "x.jpg"
+    target.write_bytes(b"old")
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(photo_io.os, "replace", boom)
+    with pytest.raises(PhotoError, match="disk full"):
+        photo_io.write_atomically(target, b"new data")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.jpg"]
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    with pytest.raises(PhotoError, match="cannot write into"):
+        photo_io.write_atomically(blocker / "out.jpg", b"data")
+
+
+def test_encode_jpeg_from_16bit_and_thumbnail(photos):
+    p = read_photo(photos["gray16.png"])
+    data = photo_io.encode_photo(np.dstack([p.pixels] * 3), "jpeg")
+    assert Image.open(io.BytesIO(data)).mode == "RGB"
+    thumb = photo_io.thumbnail_rgb(p, 100)
+    assert thumb.shape == (75, 100, 3) and thumb.dtype == np.uint8
