@@ -1,0 +1,289 @@
+"""Dialogs: batch folder conversion, settings, and the crash report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from rehue_desktop import workers
+
+from rehue.batch import BatchOptions, BatchProgress, BatchResult, plan_batch
+from rehue.engine import Colorizer
+from rehue.logsetup import log_file
+
+log = logging.getLogger(__name__)
+
+FORMATS = [("Same as original", None), ("JPEG", "jpeg"), ("PNG", "png"), ("TIFF", "tiff")]
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    s = int(seconds)
+    return f"{s // 60}:{s % 60:02d} left" if s < 3600 else f"{s // 3600} h {s // 60 % 60:02d} min left"
+
+
+class _PathRow(QWidget):
+    """A line edit with a Browse… button for a folder."""
+
+    changed = Signal()
+
+    def __init__(self, caption: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.caption = caption
+        self.edit = QLineEdit()
+        self.edit.textChanged.connect(self.changed)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(browse)
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, self.caption, self.edit.text() or str(Path.home()))
+        if d:
+            self.edit.setText(d)
+
+    def path(self) -> Path | None:
+        t = self.edit.text().strip()
+        return Path(t) if t else None
+
+
+class BatchDialog(QDialog):
+    """Colorize whole folders: the same engine path as rehue-batch, with progress, ETA and cancel."""
+
+    def __init__(self, colorizer_getter, settings: QSettings, inputs: list[Path] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Batch colorize — Rehue")
+        self.setAcceptDrops(True)
+        self.resize(640, 520)
+        self.settings = settings
+        self.colorizer_getter = colorizer_getter
+        self.job: workers.BatchJob | None = None
+        self.result: BatchResult | None = None
+        self.extra_inputs: list[Path] = []
+
+        self.input_row = _PathRow("Folder of photos to colorize")
+        self.output_row = _PathRow("Folder for the colour photos")
+        self.output_row.edit.setText(settings.value("batch/output", "", str))
+        self.format_box = QComboBox()
+        for label, value in FORMATS:
+            self.format_box.addItem(label, value)
+        self.format_box.setCurrentIndex(max(0, self.format_box.findData(settings.value("batch/format", None))))
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.0, 2.0)
+        self.strength.setSingleStep(0.1)
+        self.strength.setValue(float(settings.value("strength", 1.0)))
+        self.overwrite = QCheckBox("Redo photos that already have an output")
+        form = QFormLayout()
+        form.addRow("Photos (folder):", self.input_row)
+        form.addRow("Save colour photos to:", self.output_row)
+        form.addRow("Format:", self.format_box)
+        form.addRow("Colour strength:", self.strength)
+        form.addRow("", self.overwrite)
+
+        self.status = QLabel("Drop a folder here or choose one above. The folder tree is mirrored in the output folder; originals are never changed.")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m")
+        self.failures = QListWidget()
+        self.failures.setToolTip("Photos that could not be colorized, with the reason")
+        self.start_btn = QPushButton("Start")
+        self.start_btn.setDefault(True)
+        self.start_btn.clicked.connect(self.start)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.cancel_btn.setEnabled(False)
+        self.open_btn = QPushButton("Open output folder")
+        self.open_btn.clicked.connect(self._open_output)
+        self.open_btn.setEnabled(False)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_btn)
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_btn)
+        buttons.addWidget(self.cancel_btn)
+        buttons.addWidget(close)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.status)
+        lay.addWidget(self.progress)
+        lay.addWidget(QLabel("Problems:"))
+        lay.addWidget(self.failures, 1)
+        lay.addLayout(buttons)
+        if inputs:
+            self.set_inputs(inputs)
+
+    def set_inputs(self, inputs: list[Path]) -> None:
+        folders = [p for p in inputs if p.is_dir()]
+        first = folders[0] if folders else inputs[0]
+        self.input_row.edit.setText(str(first))
+        self.extra_inputs = [p for p in inputs if p != first]
+        if not self.output_row.edit.text():
+            base = first if first.is_dir() else first.parent
+            self.output_row.edit.setText(str(base.parent / f"{base.name} (colour)"))
+        n = len(inputs)
+        if n > 1:
+            self.status.setText(f"{n} items dropped; the first is shown above.")
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths and self.job is None:
+            self.set_inputs(paths)
+
+    # ------------------------------------------------------------------ running
+    def options(self) -> BatchOptions:
+        return BatchOptions(strength=self.strength.value(), fmt=self.format_box.currentData(), overwrite=self.overwrite.isChecked())
+
+    def start(self) -> None:
+        src, out = self.input_row.path(), self.output_row.path()
+        if src is None or out is None:
+            QMessageBox.warning(self, "Rehue", "Choose the folder of photos and the output folder first.")
+            return
+        opts = self.options()
+        plan = plan_batch([src, *self.extra_inputs], out, opts)
+        self.failures.clear()
+        for path, reason in plan.problems:
+            self.failures.addItem(f"{path.name}: {reason}")
+        if not plan.items:
+            done = len(plan.skipped_existing)
+            self.status.setText(f"Nothing to do: all {done} photo(s) already have an output." if done else "No photos found there.")
+            return
+        self.settings.setValue("batch/output", str(out))
+        self.settings.setValue("batch/format", opts.fmt)
+        self.progress.setRange(0, len(plan.items))
+        self.progress.setValue(0)
+        self.status.setText(f"Colorizing {len(plan.items)} photo(s); {len(plan.skipped_existing)} already done will be skipped…")
+        self.job = workers.BatchJob(plan, self.colorizer_getter(), opts)
+        self.job.signals.progress.connect(self._on_progress)
+        self.job.signals.result.connect(self._on_result)
+        self.job.signals.errored.connect(lambda msg: QMessageBox.critical(self, "Rehue", msg))
+        self.job.signals.finished.connect(self._on_finished)
+        self.start_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        workers.start(self.job)
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel.set()
+            self.cancel_btn.setEnabled(False)
+            self.status.setText("Cancelling after the photo in progress…")
+
+    def _on_progress(self, p: BatchProgress) -> None:
+        self.progress.setValue(p.done)
+        name = p.current.name if p.current else ""
+        self.status.setText(f"{p.done} of {p.total} — {_fmt_eta(p.eta_s)} — {name}")
+
+    def _on_result(self, result: BatchResult) -> None:
+        self.result = result
+        self.failures.clear()
+        for path, reason in result.failed:
+            self.failures.addItem(reason if path.name in reason else f"{path.name}: {reason}")
+        self.status.setText(result.summary().capitalize() + ".")
+        self.open_btn.setEnabled(bool(result.written or result.skipped))
+
+    def _on_finished(self) -> None:
+        self.job = None
+        self.start_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)
+
+    def _open_output(self) -> None:
+        out = self.output_row.path()
+        if out:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(out)))
+
+    def closeEvent(self, event) -> None:
+        if self.job is not None:
+            if QMessageBox.question(self, "Rehue", "Stop the batch? Photos already finished are kept.") != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self.cancel()
+        super().closeEvent(event)
+
+
+class SettingsDialog(QDialog):
+    """Where the model runs, default strength, and the save format."""
+
+    def __init__(self, settings: QSettings, current_device: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings — Rehue")
+        self.settings = settings
+        self.provider = QComboBox()
+        for label, value in (("Automatic (GPU if available)", "auto"), ("CPU", "cpu"), ("GPU (CUDA)", "cuda")):
+            self.provider.addItem(label, value)
+        self.provider.setCurrentIndex(max(0, self.provider.findData(settings.value("provider", "auto"))))
+        self.model = QLineEdit(settings.value("model", "", str))
+        self.model.setPlaceholderText("the shipped model")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.model, 1)
+        row.addWidget(browse)
+        self.format_box = QComboBox()
+        for label, value in FORMATS:
+            self.format_box.addItem(label, value)
+        self.format_box.setCurrentIndex(max(0, self.format_box.findData(settings.value("save/format", None))))
+        form = QFormLayout(self)
+        form.addRow("Run the model on:", self.provider)
+        form.addRow("", QLabel(f"Now running on: {current_device}"))
+        form.addRow("Model file:", row)
+        form.addRow("Save format:", self.format_box)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        form.addRow(bb)
+
+    def _browse(self) -> None:
+        f, _ = QFileDialog.getOpenFileName(self, "ONNX model", "", "ONNX models (*.onnx)")
+        if f:
+            self.model.setText(f)
+
+    def accept(self) -> None:
+        self.settings.setValue("provider", self.provider.currentData())
+        self.settings.setValue("model", self.model.text().strip())
+        self.settings.setValue("save/format", self.format_box.currentData())
+        super().accept()
+
+
+def show_crash_dialog(parent: QWidget | None, summary: str) -> None:
+    """An unexpected error: say so plainly and name the log file with the details."""
+    path = log_file()
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Critical)
+    box.setWindowTitle("Rehue — unexpected error")
+    box.setText("Something went wrong inside Rehue. Your originals are untouched.")
+    box.setInformativeText(
+        f"{summary}\n\nThe details are in the log file:\n{path}\nPlease attach it if you report the problem." if path else summary
+    )
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.exec()
+
+
+__all__ = ["BatchDialog", "SettingsDialog", "show_crash_dialog", "Colorizer"]

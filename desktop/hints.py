@@ -1,0 +1,115 @@
+"""The user's colour hints for the open photo, with undo/redo.
+
+Every edit is a QUndoCommand on one QUndoStack, so Ctrl+Z walks back through adds, moves,
+colour changes and deletions alike. Hints keep a stable id so the views can follow a hint as
+it moves or changes colour.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from rehue.contract import Hint
+
+
+class HintStore(QObject):
+    """Ordered hints by id. ``changed`` fires after every edit, undo and redo."""
+
+    changed = Signal()
+    selection_changed = Signal(object)  # id or None
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._hints: dict[int, Hint] = {}
+        self._ids = itertools.count(1)
+        self.selected: int | None = None
+        self.undo_stack = QUndoStack(self)
+
+    # ------------------------------------------------------------------ reading
+    def items(self) -> list[tuple[int, Hint]]:
+        return list(self._hints.items())
+
+    def hints(self) -> tuple[Hint, ...]:
+        return tuple(self._hints.values())
+
+    def get(self, hint_id: int) -> Hint | None:
+        return self._hints.get(hint_id)
+
+    def __len__(self) -> int:
+        return len(self._hints)
+
+    # ------------------------------------------------------------------ editing (undoable)
+    def add(self, hint: Hint) -> int:
+        hint_id = next(self._ids)
+        self.undo_stack.push(_Put(self, hint_id, None, hint, "Add hint"))
+        self.select(hint_id)
+        return hint_id
+
+    def move(self, hint_id: int, x: float, y: float) -> None:
+        old = self._hints[hint_id]
+        if (old.x, old.y) != (x, y):
+            self.undo_stack.push(_Put(self, hint_id, old, replace(old, x=x, y=y), "Move hint"))
+
+    def recolor(self, hint_id: int, a: float, b: float) -> None:
+        old = self._hints[hint_id]
+        if (old.a, old.b) != (a, b):
+            self.undo_stack.push(_Put(self, hint_id, old, replace(old, a=a, b=b), "Change hint colour"))
+
+    def resize(self, hint_id: int, radius: int) -> None:
+        old = self._hints[hint_id]
+        if old.radius != radius:
+            self.undo_stack.push(_Put(self, hint_id, old, replace(old, radius=radius), "Change hint size"))
+
+    def delete(self, hint_id: int) -> None:
+        if hint_id in self._hints:
+            self.undo_stack.push(_Put(self, hint_id, self._hints[hint_id], None, "Delete hint"))
+
+    def clear(self) -> None:
+        if not self._hints:
+            return
+        self.undo_stack.beginMacro("Clear hints")
+        for hint_id in list(self._hints):
+            self.delete(hint_id)
+        self.undo_stack.endMacro()
+
+    def reset(self) -> None:
+        """Forget all hints and history (a new photo was opened)."""
+        self._hints.clear()
+        self.undo_stack.clear()
+        self.select(None)
+        self.changed.emit()
+
+    def select(self, hint_id: int | None) -> None:
+        if hint_id is not None and hint_id not in self._hints:
+            hint_id = None
+        if hint_id != self.selected:
+            self.selected = hint_id
+            self.selection_changed.emit(hint_id)
+
+    # ------------------------------------------------------------------ used by commands
+    def _set(self, hint_id: int, hint: Hint | None) -> None:
+        if hint is None:
+            self._hints.pop(hint_id, None)
+            if self.selected == hint_id:
+                self.select(None)
+        else:
+            self._hints[hint_id] = hint
+        self.changed.emit()
+
+
+class _Put(QUndoCommand):
+    """Replace hint ``hint_id`` (None = absent) by ``new``; undo puts ``old`` back."""
+
+    def __init__(self, store: HintStore, hint_id: int, old: Hint | None, new: Hint | None, text: str) -> None:
+        super().__init__(text)
+        self.store, self.hint_id, self.old, self.new = store, hint_id, old, new
+
+    def redo(self) -> None:
+        self.store._set(self.hint_id, self.new)
+
+    def undo(self) -> None:
+        self.store._set(self.hint_id, self.old)

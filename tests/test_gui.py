@@ -1,0 +1,268 @@
+"""The desktop app driven through real widgets (pytest-qt, offscreen): open, hints, undo, save, batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import gray_scene
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
+from rehue_desktop import dialogs, main_window, workers
+from rehue_desktop.main_window import MainWindow
+
+TIMEOUT = 20000
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    s.setValue("provider", "cpu")
+    return s
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.resize(1100, 700)
+    w.show()
+    yield w
+    w.hints.undo_stack.setClean()
+    w.close()
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    p = tmp_path / "grandma.jpg"
+    cv2.imwrite(str(p), gray_scene(300, 400, seed=5))
+    return p
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch):
+    """Fail loudly instead of blocking on a modal dialog; tests that expect one patch it again."""
+    shown = []
+
+    def record(*args, **kwargs):
+        shown.append(args)
+        return QMessageBox.StandardButton.Yes
+
+    for name in ("warning", "critical", "information", "question"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(record))
+    return shown
+
+
+def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:
+    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
+        window.open_path(path)
+
+
+def drop(qtbot, widget, paths: list[Path]) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(event)
+
+
+def click_view(qtbot, view, fx: float, fy: float) -> None:
+    p = view.mapFromScene(view.from_fraction(fx, fy))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=p)
+
+
+def test_window_starts_with_model_and_provider(window: MainWindow):
+    assert window.colorizer is not None
+    assert "CPU" in window.device_label.text()
+    assert window.windowTitle() == "Rehue"
+    assert not window.save_act.isEnabled()
+
+
+def test_drop_photo_shows_before_and_after(qtbot, window: MainWindow, photo: Path):
+    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
+        drop(qtbot, window, [photo])
+    assert window.current_path == photo
+    assert window.before_view.image_rect.width() == 400
+    assert window.last_result is not None and window.last_result.rgb.shape == (300, 400, 3)
+    assert "grandma.jpg" in window.windowTitle()
+    assert window.save_act.isEnabled()
+    # the "after" view really shows colour
+    rgb = window.last_result.rgb.astype(int)
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 0.5
+
+
+def test_bad_file_dropped_shows_message(qtbot, window: MainWindow, tmp_path, no_modal_dialogs):
+    bad = tmp_path / "scan.jpg"
+    bad.write_bytes(b"%PDF-1.5 not a photo")
+    window.open_path(bad)
+    qtbot.waitUntil(lambda: len(no_modal_dialogs) > 0, timeout=TIMEOUT)
+    assert "PDF document" in str(no_modal_dialogs[0])
+    assert window.opened is None
+
+
+def test_click_adds_hint_move_delete_undo_redo(qtbot, window: MainWindow, photo: Path):
+    open_and_wait(qtbot, window, photo)
+    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
+        click_view(qtbot, window.before_view, 0.25, 0.5)
+    assert len(window.hints) == 1
+    hint_id, hint = window.hints.items()[0]
+    assert hint.x == pytest.approx(0.25, abs=0.01) and hint.y == pytest.approx(0.5, abs=0.01)
+    assert window.hints.selected == hint_id
+    assert hint_id in window.before_view.markers and hint_id in window.after_view.markers
+    assert window.delete_act.isEnabled()
+
+    # Drag the marker to a new place.
+    view = window.before_view
+    marker = view.markers[hint_id]
+    start = view.mapFromScene(marker.pos())
+    end = view.mapFromScene(view.from_fraction(0.6, 0.4))
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    for t in (0.3, 0.6, 1.0):
+        qtbot.mouseMove(view.viewport(), QPoint(int(start.x() + (end.x() - start.x()) * t), int(start.y() + (end.y() - start.y()) * t)))
+    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
+        qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=end)
+    moved = window.hints.get(hint_id)
+    assert moved.x == pytest.approx(0.6, abs=0.03) and moved.y == pytest.approx(0.4, abs=0.03)
+
+    window.hints.undo_stack.undo()
+    assert window.hints.get(hint_id).x == pytest.approx(0.25, abs=0.01)
+    window.hints.undo_stack.redo()
+    assert window.hints.get(hint_id).x == pytest.approx(0.6, abs=0.03)
+
+    # Delete with the Del key, then undo brings it back.
+    qtbot.keyClick(window, Qt.Key.Key_Delete)
+    assert len(window.hints) == 0 and not window.before_view.markers
+    window.undo_act.trigger()
+    assert len(window.hints) == 1 and hint_id in window.before_view.markers
+
+
+def test_right_click_deletes_hint(qtbot, window: MainWindow, photo: Path):
+    open_and_wait(qtbot, window, photo)
+    click_view(qtbot, window.after_view, 0.5, 0.5)
+    hint_id = window.hints.selected
+    p = window.after_view.mapFromScene(window.after_view.markers[hint_id].pos())
+    qtbot.mouseClick(window.after_view.viewport(), Qt.MouseButton.RightButton, pos=p)
+    assert len(window.hints) == 0
+
+
+def test_hint_colour_changes_preview(qtbot, window: MainWindow, photo: Path):
+    open_and_wait(qtbot, window, photo)
+    before = window.last_result.rgb.copy()
+    click_view(qtbot, window.before_view, 0.5, 0.5)
+    qtbot.waitUntil(lambda: not window.scheduler.is_busy(), timeout=TIMEOUT)
+    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
+        window._recolor_selected((20, 60, 230))  # a strong blue
+    qtbot.waitUntil(lambda: not window.scheduler.is_busy(), timeout=TIMEOUT)
+    after = window.last_result.rgb
+    h, w = after.shape[:2]
+    centre = (slice(h // 2 - 5, h // 2 + 5), slice(w // 2 - 5, w // 2 + 5))
+    assert after[centre][..., 2].mean() - after[centre][..., 0].mean() > before[centre][..., 2].mean() - before[centre][..., 0].mean() + 10
+    assert window.last_result.seconds < 5
+    # Suggested colours are offered for the selected hint.
+    assert any(b.isEnabled() for b in window.swatches)
+
+
+def test_strength_slider_and_settings_remembered(qtbot, window: MainWindow, photo: Path, settings):
+    open_and_wait(qtbot, window, photo)
+    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
+        window.strength.setValue(0)
+    qtbot.waitUntil(lambda: not window.scheduler.is_busy(), timeout=TIMEOUT)
+    rgb = window.last_result.rgb.astype(int)
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).max() <= 2  # 0 % strength is gray
+    assert settings.value("strength", type=float) == 0.0
+    window.set_split(True)
+    assert settings.value("view/split", type=bool) is True and not window.right_pane.isVisible()
+
+
+def test_save_full_resolution_keeps_metadata(qtbot, window: MainWindow, tmp_path, monkeypatch):
+    src = tmp_path / "scan.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "Old Scanner"
+    Image.fromarray(gray_scene(600, 800)).save(src, "JPEG", exif=exif.tobytes())
+    open_and_wait(qtbot, window, src)
+    out = tmp_path / "scan_colour.png"
+    monkeypatch.setattr(main_window.QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    window.save_as()
+    qtbot.waitUntil(lambda: window.saved_path == out, timeout=TIMEOUT)
+    with Image.open(out) as im:
+        assert im.size == (800, 600) and im.mode == "RGB"
+        assert im.getexif().get(0x010F) == "Old Scanner"
+    assert src.read_bytes()[:2] == b"\xff\xd8"  # original untouched
+    assert "*" not in window.windowTitle()
+
+
+def test_save_over_original_asks_first(qtbot, window: MainWindow, photo: Path, monkeypatch):
+    open_and_wait(qtbot, window, photo)
+    original = photo.read_bytes()
+    monkeypatch.setattr(main_window.QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Cancel))
+    window._save_to(photo)
+    qtbot.wait(200)
+    assert photo.read_bytes() == original and window.saved_path is None
+
+
+def test_zoom_is_synchronised(qtbot, window: MainWindow, photo: Path):
+    open_and_wait(qtbot, window, photo)
+    window.set_zoom(2.0)
+    assert window.before_view.zoom_factor() == pytest.approx(2.0, rel=0.01)
+    assert window.after_view.transform().m11() == pytest.approx(window.before_view.transform().m11())
+    window.fit()
+    assert window.before_view.zoom_factor() < 2.0
+
+
+def test_batch_dialog_runs_and_cancels(qtbot, settings, tmp_path, colorizer):
+    scans = tmp_path / "scans"
+    (scans / "album").mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(scans / "album" / f"p{i}.jpg"), gray_scene(200, 260, seed=i))
+    (scans / "broken.jpg").write_bytes(b"garbage")
+    out = tmp_path / "out"
+    dlg = dialogs.BatchDialog(lambda: colorizer, settings, [scans])
+    qtbot.addWidget(dlg)
+    dlg.output_row.edit.setText(str(out))
+    with qtbot.waitSignal(dlg.job_finished if hasattr(dlg, "job_finished") else dlg.progress.valueChanged, timeout=TIMEOUT):
+        dlg.start()
+    qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
+    assert dlg.result is not None and len(dlg.result.written) == 4
+    assert any("broken.jpg" in dlg.failures.item(i).text() for i in range(dlg.failures.count()))
+    assert sorted(p.name for p in (out / "album").iterdir()) == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]
+
+    # Cancel: a second run over more photos stops early and leaves no partial files.
+    for i in range(4, 12):
+        cv2.imwrite(str(scans / "album" / f"p{i}.jpg"), gray_scene(400, 500, seed=i))
+    dlg.start()
+    dlg.job.signals.progress.connect(lambda p: dlg.cancel())
+    qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
+    assert dlg.result.cancelled and 1 <= len(dlg.result.written) < 8
+    assert not list(out.rglob("*.rehue-partial"))
+
+
+def test_dropping_folder_opens_batch(qtbot, window: MainWindow, tmp_path):
+    (tmp_path / "box").mkdir()
+    drop(qtbot, window, [tmp_path / "box"])
+    assert isinstance(window.batch_dialog, dialogs.BatchDialog)
+    assert window.batch_dialog.input_row.path() == tmp_path / "box"
+    window.batch_dialog.close()
+
+
+def test_preview_scheduler_keeps_only_newest(qtbot, window: MainWindow, photo: Path):
+    open_and_wait(qtbot, window, photo)
+    results = []
+    window.scheduler.ready.connect(results.append)
+    for s in (10, 20, 30, 40, 50):
+        window.strength.setValue(s)
+    qtbot.waitUntil(lambda: not window.scheduler.is_busy(), timeout=TIMEOUT)
+    strengths = [r.request.strength for r in results if r.request.quality == "preview"]
+    assert strengths[-1] == pytest.approx(0.5) and len(strengths) < 5
+
+
+def test_open_photo_worker_reduces_large_scan(colorizer, tmp_path):
+    p = tmp_path / "big.png"
+    cv2.imwrite(str(p), gray_scene(3000, 4000))
+    opened = workers.open_photo(p, colorizer)
+    assert max(opened.display.shape[:2]) == workers.DISPLAY_SIDE
+    assert max(opened.preview.shape[:2]) == workers.PREVIEW_SIDE
+    assert opened.photo.size == (4000, 3000)
