@@ -145,14 +145,21 @@ class Colorizer:
 
     def predict(self, prepared: Prepared, hints: Iterable[Hint] = ()) -> Chroma:
         """Run the network on the working L plus hints (hint positions are fractions of the photo)."""
-        l_work = prepared.l_work
+        h, w = prepared.l_work.shape
+        hint_ab, hint_mask = contract.encode_hints(hints, h, w)
+        return self.predict_planes(prepared.l_work, hint_ab, hint_mask)
+
+    def predict_planes(self, l_work: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
+        """The network on already-rasterised hint planes (evaluation protocols use their own).
+
+        ``l_work`` (h, w) L in [0, 100]; ``hint_ab`` (2, h, w) normalised; ``hint_mask`` (1, h, w).
+        """
         h, w = l_work.shape
         ph, pw = contract.padded_size(max(h, contract.STRIDE), max(w, contract.STRIDE))
         pad = ((0, ph - h), (0, pw - w))
         # Reflect needs the padding smaller than the image; tiny photos fall back to edge copies.
         mode = "reflect" if ph - h < h and pw - w < w else "edge"
         l_in = np.pad(contract.normalise_l(l_work), pad, mode=mode)[None, None]  # (h, w) -> (1, 1, H, W)
-        hint_ab, hint_mask = contract.encode_hints(hints, h, w)
         hint_ab = np.pad(hint_ab, ((0, 0), *pad))[None]  # (2, h, w) -> (1, 2, H, W)
         hint_mask = np.pad(hint_mask, ((0, 0), *pad))[None]  # (1, h, w) -> (1, 1, H, W)
         ab, probs = self.session.run(

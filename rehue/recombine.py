@@ -20,7 +20,7 @@ from rehue import contract
 
 log = logging.getLogger(__name__)
 
-STRIP_ROWS = 512
+STRIP_ROWS = 256
 GAMUT_MARGIN = 0.96
 _HUE_STEP = 2  # degrees per LUT column
 
@@ -57,6 +57,26 @@ def _max_chroma_table() -> np.ndarray:
 
 
 MAX_CHROMA = _max_chroma_table()
+# Flat copy with the 0° column repeated at 360°, indexed by round(L) * 181 + round(hue / 2).
+_MAX_CHROMA_FLAT = np.ascontiguousarray(np.hstack([MAX_CHROMA, MAX_CHROMA[:, :1]])).ravel()
+
+
+def chroma_scale(l_channel: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel factor (<= 1) that brings (a, b) inside sRGB at lightness L.
+
+    All (h, w) float32 contiguous; L in [0, 100], a/b in Lab units.
+    """
+    chroma, angle = cv2.cartToPolar(a, b, angleInDegrees=True)
+    li = cv2.convertScaleAbs(l_channel)  # round(L) as uint8, 0..100
+    hi = cv2.convertScaleAbs(angle, alpha=1.0 / _HUE_STEP)  # round(hue / 2), 0..180
+    idx = li.astype(np.int32)
+    idx *= MAX_CHROMA.shape[1] + 1
+    idx += hi
+    cmax = _MAX_CHROMA_FLAT.take(idx)
+    np.maximum(chroma, np.float32(1e-6), out=chroma)
+    scale = cv2.divide(cmax, chroma)
+    np.minimum(scale, np.float32(1.0), out=scale)
+    return scale
 
 
 def limit_to_gamut(l_channel: np.ndarray, ab: np.ndarray) -> None:
@@ -66,12 +86,7 @@ def limit_to_gamut(l_channel: np.ndarray, ab: np.ndarray) -> None:
     """
     a = np.ascontiguousarray(ab[..., 0])
     b = np.ascontiguousarray(ab[..., 1])
-    chroma, angle = cv2.cartToPolar(a, b, angleInDegrees=True)
-    li = np.clip(l_channel + 0.5, 0, 100).astype(np.int32)
-    hi = (angle * (1.0 / _HUE_STEP) + 0.5).astype(np.int32) % MAX_CHROMA.shape[1]
-    cmax = MAX_CHROMA[li, hi]
-    scale = np.minimum(1.0, cmax / np.maximum(chroma, 1e-6))
-    ab *= scale[..., None]
+    ab *= chroma_scale(np.ascontiguousarray(l_channel, dtype=np.float32), a, b)[..., None]
 
 
 def _l_lut(dtype: np.dtype) -> np.ndarray:
@@ -135,15 +150,15 @@ def recombine(
             return
         y1 = min(H, y0 + STRIP_ROWS)
         l_ch = lightness(pixels[y0:y1])
-        ab = upsample_ab(ab_work, W, H, y0, y1)
+        a, b = cv2.split(upsample_ab(ab_work, W, H, y0, y1))
         if strength != 1.0:
-            ab *= np.float32(strength)
-        limit_to_gamut(l_ch, ab)
-        lab = np.dstack([l_ch, ab])
-        rgb = contract.lab_to_rgb(lab)  # (rows, W, 3) float32 in [0, 1]
-        rgb *= np.float32(peak)
-        rgb += np.float32(0.5)
-        out[y0:y1] = rgb.astype(dtype)
+            a *= np.float32(strength)
+            b *= np.float32(strength)
+        scale = chroma_scale(l_ch, a, b)
+        a *= scale
+        b *= scale
+        rgb = contract.lab_to_rgb(cv2.merge([l_ch, a, b]))  # (rows, W, 3) float32 in [0, 1]
+        out[y0:y1] = cv2.convertScaleAbs(rgb, alpha=peak) if dtype == np.uint8 else (rgb * np.float32(peak) + np.float32(0.5)).astype(dtype)
 
     starts = range(0, H, STRIP_ROWS)
     if threads > 1 and H > STRIP_ROWS:
