@@ -3,6 +3,7 @@
     rehue                  # empty window: drop a photo on it
     rehue photo.jpg        # open a photo (what a file manager's "Open with" does)
     rehue SCANS/           # open the batch dialog for a folder
+    rehue --startup-check  # start, load the model, show the window, quit (for packaging checks)
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = [Path(a) for a in argv[1:] if not a.startswith("-")]
     if paths:
         window.open_paths(paths)
+    if "--startup-check" in argv[1:]:
+        # Packaging smoke check and cold-start measurement: quit once the window is up with its model.
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: (print(f"started: {window.device_label.text()}", flush=True), app.quit()))
     return app.exec()
 
 

@@ -73,6 +73,14 @@ def _up2(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
+def _pooled_hints(hint_ab: torch.Tensor, hint_mask: torch.Tensor, k: int) -> torch.Tensor:
+    """(N, 3, H/k, W/k): mean hint ab over the hinted pixels of each k×k cell, and a 0..1 flag
+    that the cell holds a hint."""
+    cover = F.avg_pool2d(hint_mask, k)
+    ab = F.avg_pool2d(hint_ab * hint_mask, k) / cover.clamp_min(1e-6)
+    return torch.cat([ab, (cover * (k * k / 4.0)).clamp(max=1.0)], 1)
+
+
 class ColorizerNet(nn.Module):
     """(L, hint_ab, hint_mask) -> (ab, ab_probs); see rehue.contract for shapes and ranges."""
 
@@ -99,8 +107,19 @@ class ColorizerNet(nn.Module):
         self.up16 = _conv_bn_relu(160 + chans[16], 128)
         self.up8 = _conv_bn_relu(128 + chans[8], 96)
         self.up4 = nn.Sequential(_conv_bn_relu(96 + chans[4] + 3, 96), _conv_bn_relu(96, 96))
+        # Hints pooled to each decoder scale (mean colour of the hinted pixels in a cell, and whether
+        # the cell holds any), so one hint can colour a whole region. Zero-initialised: a network
+        # trained without them starts from the same function.
+        self.hint_fuse = nn.ModuleDict({str(k): nn.Conv2d(3, c, 3, padding=1) for k, c in ((32, 160), (16, 128), (8, 96))})
+        for conv in self.hint_fuse.values():
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
         q = len(contract.AB_BINS)
         self.classifier = nn.Conv2d(96, q, 1)
+        # A direct hint prior on the logits: at cells holding a hint, favour the bins near its colour
+        # (scale 4), and, with learned trust, the hint colours pooled over larger cells (8, 16).
+        # Zero where there are no hints, so automatic colorization is unaffected by it.
+        self.hint_prior_gain = nn.Parameter(torch.tensor([1.0, 0.0, 0.0]))
         self.register_buffer("ab_bins", torch.from_numpy(contract.AB_BINS / contract.AB_SCALE).float())
 
     def forward_logits(self, l_norm: torch.Tensor, hint_ab: torch.Tensor, hint_mask: torch.Tensor) -> torch.Tensor:
@@ -113,15 +132,29 @@ class ColorizerNet(nn.Module):
             x = block(x, drop_connect_rate=0.1 * i / n_blocks if self.training else None)
             if i in _TAPS:
                 skips[_TAPS[i]] = x
-        y = self.up32(skips[32])
-        y = self.up16(torch.cat([_up2(y), skips[16]], 1))
-        y = self.up8(torch.cat([_up2(y), skips[8]], 1))
+        y = self.up32(skips[32]) + self.hint_fuse["32"](_pooled_hints(hint_ab, hint_mask, 32))
+        y = self.up16(torch.cat([_up2(y), skips[16]], 1)) + self.hint_fuse["16"](_pooled_hints(hint_ab, hint_mask, 16))
+        y = self.up8(torch.cat([_up2(y), skips[8]], 1)) + self.hint_fuse["8"](_pooled_hints(hint_ab, hint_mask, 8))
         # Hints pooled to 1/4 resolution: mean ab over the hinted pixels of each cell, and coverage.
         cover = F.avg_pool2d(hint_mask, 4)  # (N, 1, H/4, W/4)
         ab_mean = F.avg_pool2d(hint_ab * hint_mask, 4) / cover.clamp_min(1e-6)
         y = _up2(y)
         y = self.up4(torch.cat([y, skips[4], ab_mean, cover], 1))
-        return self.classifier(y)
+        logits = self.classifier(y)
+        size = (logits.shape[2], logits.shape[3])
+        for gain, k in zip(self.hint_prior_gain, (4, 8, 16)):
+            pooled = _pooled_hints(hint_ab, hint_mask, k)
+            if k != 4:
+                pooled = F.interpolate(pooled, size=size, mode="bilinear", align_corners=False)
+            logits = logits + gain * self._bin_affinity(pooled)
+        return logits
+
+    def _bin_affinity(self, pooled: torch.Tensor) -> torch.Tensor:
+        """flag × −(distance from the hint colour to each bin)² / 2σ², σ = one bin: (N, Q, h, w)."""
+        ab, flag = pooled[:, :2], pooled[:, 2:3]
+        d2 = ((ab[:, None] - self.ab_bins[None, :, :, None, None]) ** 2).sum(2)  # (N, Q, h, w)
+        sigma = contract.AB_BIN_STEP / contract.AB_SCALE
+        return -flag * d2 / (2 * sigma * sigma)
 
     def decode(self, logits: torch.Tensor, full_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits -> (ab at full size, probabilities at 1/4 size)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import json
 import logging
 import sys
@@ -107,8 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(model, args.out, meta)
     worst = parity(model, args.out)
+    write_manifest(args.out, args.name, args.version)
     log.info("wrote %s (%.1f MB); parity max |diff| %.2e", args.out, args.out.stat().st_size / 1e6, worst)
     return 0
+
+
+def write_manifest(model_path: Path, name: str, version: str) -> Path:
+    """models/manifest.json beside the model: the default model and each file's sha256."""
+    manifest = model_path.parent / "manifest.json"
+    entries = json.loads(manifest.read_text()) if manifest.exists() else {"default": model_path.name, "models": []}
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    entries["models"] = [m for m in entries.get("models", []) if m.get("file") != model_path.name]
+    entries["models"].append({"file": model_path.name, "name": name, "version": version, "sha256": digest,
+                              "bytes": model_path.stat().st_size})
+    manifest.write_text(json.dumps(entries, indent=2) + "\n")
+    return manifest
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--p-none", type=float, default=0.5, help="share of training images given no hints")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     return p.parse_args(argv)
 
@@ -129,11 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     prior_path = args.out / "ab_prior.npy"
     if args.resume and (args.out / "last.pt").exists():
         ckpt = torch.load(args.out / "last.pt", map_location=args.device, weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
+        missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
+        if unexpected:
+            raise SystemExit(f"checkpoint has weights this network lacks: {unexpected[:5]}")
+        if missing:  # layers added since (zero-initialised): fresh optimizer state for all
+            log.info("resuming with %d new parameter tensors: %s", len(missing), ", ".join(missing[:6]))
+        else:
+            opt.load_state_dict(ckpt["opt"])
         step = int(ckpt["step"])
         rng = np.random.default_rng(args.seed + step)
         log.info("resumed at step %d", step)
+        if missing:
+            torch.save({"model": ckpt["model"], "opt": None, "step": step}, args.out / f"before-step{step}.pt")
     if prior_path.exists():
         prior = np.load(prior_path)
     else:
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         for g in opt.param_groups:
             g["lr"] = lr
         idx = rng.choice(len(train.images), size=args.batch, p=probs)
-        batch = to_tensors(data.make_batch(train, idx, args.size, rng), args.device)
+        batch = to_tensors(data.make_batch(train, idx, args.size, rng, p_none=args.p_none), args.device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
             loss, parts = loss_fn(model, batch, class_w, args.huber_weight)
         opt.zero_grad(set_to_none=True)

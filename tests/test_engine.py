@@ -150,3 +150,15 @@ def test_not_an_onnx_file(tmp_path: Path):
     bad.write_bytes(b"not a model")
     with pytest.raises(EngineError, match="not a usable ONNX model"):
         Colorizer(bad)
+
+
+def test_manifest_matches_shipped_model():
+    import hashlib
+    import json
+
+    from rehue.resources import models_dir
+
+    manifest = json.loads((models_dir() / "manifest.json").read_text())
+    entry = next(m for m in manifest["models"] if m["file"] == manifest["default"])
+    data = (models_dir() / entry["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
