@@ -174,9 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG")
     p.add_argument("--sheet-rows", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-refine", action="store_true", help="network only: no edge-aware hint spreading")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    colorizer = Colorizer(args.model, provider="cpu")
+    colorizer = Colorizer(args.model, provider="cpu", refine_hints=not args.no_refine)
     photos = load_photos(args.folder, args.split, args.limit, args.seed, args.per_source)
     if not photos:
         print(f"no colour photos found in {args.folder}", file=sys.stderr)

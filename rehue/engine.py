@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from rehue import contract, photo_io, recombine
+from rehue import contract, hint_refine, photo_io, recombine
 from rehue.contract import Hint
 from rehue.resources import default_model_path
 
@@ -89,7 +89,9 @@ class Timings:
 class Colorizer:
     """An ONNX colorization model ready to run. Thread-safe: one session serves every caller."""
 
-    def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str = "auto", threads: int | None = None) -> None:
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str = "auto", threads: int | None = None,
+                 refine_hints: bool = True) -> None:
+        self.refine_hints = refine_hints  # edge-aware spreading of hint colours (rehue.hint_refine)
         path = Path(model_path) if model_path else default_model_path()
         if not path.is_file():
             raise EngineError(f"no model at {path}: reinstall Rehue, or pass --model with a .onnx file from rehue-export")
@@ -155,6 +157,7 @@ class Colorizer:
         ``l_work`` (h, w) L in [0, 100]; ``hint_ab`` (2, h, w) normalised; ``hint_mask`` (1, h, w).
         """
         h, w = l_work.shape
+        planes = (hint_ab, hint_mask)
         ph, pw = contract.padded_size(max(h, contract.STRIDE), max(w, contract.STRIDE))
         pad = ((0, ph - h), (0, pw - w))
         # Reflect needs the padding smaller than the image; tiny photos fall back to edge copies.
@@ -167,6 +170,8 @@ class Colorizer:
             {contract.INPUT_L: l_in, contract.INPUT_HINT_AB: hint_ab, contract.INPUT_HINT_MASK: hint_mask},
         )
         ab = contract.denormalise_ab(ab[0, :, :h, :w]).transpose(1, 2, 0)  # (2, h, w) -> (h, w, 2)
+        if self.refine_hints and planes[1].any():
+            ab = hint_refine.refine(ab, l_work, *planes)
         ph4, pw4 = -(-h // contract.PROBS_STRIDE), -(-w // contract.PROBS_STRIDE)
         return Chroma(np.ascontiguousarray(ab), probs[0, :, :ph4, :pw4], self.bins)
 

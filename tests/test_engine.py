@@ -162,3 +162,17 @@ def test_manifest_matches_shipped_model():
     entry = next(m for m in manifest["models"] if m["file"] == manifest["default"])
     data = (models_dir() / entry["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+
+
+def test_hint_refine_spreads_along_similar_lightness():
+    from rehue import hint_refine
+
+    l_work = np.full((64, 64), 30.0, np.float32)
+    l_work[:, 32:] = 80.0  # a bright right half: another object
+    ab = np.zeros((64, 64, 2), np.float32)
+    hab, hm = contract.encode_hints([Hint(0.25, 0.5, 40.0, -30.0, radius=1)], 64, 64)
+    out = hint_refine.refine(ab, l_work, hab, hm)
+    assert out[32, 16].tolist() == pytest.approx([40.0, -30.0], abs=0.01)  # the hint itself
+    assert np.hypot(*out[32, 28]) > 30  # same object, nearby: takes the colour
+    assert np.hypot(*out[32, 36]) < 1  # across the edge: untouched
+    assert hint_refine.refine(ab, l_work, hab * 0, hm * 0) is ab  # no hints, nothing changes

@@ -1,0 +1,70 @@
+"""Training/inference parity: a seeded network exported by rehue-export's code runs the same in
+torch and in onnxruntime, and the engine, fed through the contract, sees what torch sees."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import gray_scene  # noqa: E402
+from rehue import contract  # noqa: E402
+from rehue.engine import Colorizer  # noqa: E402
+from rehue_export.model import seeded_model  # noqa: E402
+from rehue_export.onnx_export import OPSET, export_onnx, parity  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = seeded_model(0)
+    # Random BN statistics and hint gains, so the test is not passing on a near-constant network.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+        for conv in model.hint_fuse.values():
+            conv.weight.normal_(0, 0.05)
+        model.hint_prior_gain.copy_(torch.tensor([1.0, 0.3, 0.2]))
+    path = tmp_path_factory.mktemp("export") / "seeded.onnx"
+    meta = contract.make_metadata(model_name="seeded", model_version="0", working_size=256, training_data=[], metrics={}, created="2026-01-01")
+    export_onnx(model, path, meta)
+    return model, path
+
+
+def test_export_is_checked_and_carries_metadata(exported):
+    _, path = exported
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    assert [i.name for i in proto.graph.input] == list(contract.INPUT_NAMES)
+    assert [o.name for o in proto.graph.output] == list(contract.OUTPUT_NAMES)
+    assert any(op.version == OPSET for op in proto.opset_import if op.domain in ("", "ai.onnx"))
+    meta = json.loads({p.key: p.value for p in proto.metadata_props}[contract.METADATA_KEY])
+    assert contract.parse_metadata(json.dumps(meta))["model_name"] == "seeded"
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert not dims[2].HasField("dim_value") and not dims[3].HasField("dim_value")  # dynamic H, W
+
+
+def test_torch_and_onnxruntime_agree(exported):
+    model, path = exported
+    assert parity(model, path, sizes=((96, 128), (64, 224))) < 1e-3
+
+
+def test_engine_matches_torch_through_the_contract(exported):
+    model, path = exported
+    c = Colorizer(path, provider="cpu", refine_hints=False)
+    g = gray_scene(128, 160)
+    prepared = c.prepare(g)
+    hint = contract.Hint.from_rgb(0.4, 0.6, (200, 60, 40), radius=2)
+    chroma = c.predict(prepared, [hint])
+    l_norm = contract.normalise_l(prepared.l_work)[None, None]
+    hab, hm = contract.encode_hints([hint], *prepared.l_work.shape)
+    with torch.no_grad():
+        ab_t, probs_t = model(torch.from_numpy(l_norm), torch.from_numpy(hab[None]), torch.from_numpy(hm[None]))
+    ab_ref = contract.denormalise_ab(ab_t[0].numpy()).transpose(1, 2, 0)
+    np.testing.assert_allclose(chroma.ab, ab_ref, rtol=1e-3, atol=1e-2)
+    np.testing.assert_allclose(chroma.probs, probs_t[0].numpy(), rtol=1e-3, atol=1e-5)
