@@ -173,6 +173,7 @@ def test_hint_refine_spreads_along_similar_lightness():
     hab, hm = contract.encode_hints([Hint(0.25, 0.5, 40.0, -30.0, radius=1)], 64, 64)
     out = hint_refine.refine(ab, l_work, hab, hm)
     assert out[32, 16].tolist() == pytest.approx([40.0, -30.0], abs=0.01)  # the hint itself
-    assert np.hypot(*out[32, 28]) > 30  # same object, nearby: takes the colour
+    assert np.hypot(*out[32, 22]) > 30  # same object, nearby: takes the colour
+    assert np.hypot(*out[32, 28]) > 5  # further along the same object: some of it
     assert np.hypot(*out[32, 36]) < 1  # across the edge: untouched
     assert hint_refine.refine(ab, l_work, hab * 0, hm * 0) is ab  # no hints, nothing changes
