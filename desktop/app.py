@@ -28,10 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
-    from rehue_desktop.dialogs import show_crash_dialog
-    from rehue_desktop.main_window import MainWindow
 
     from rehue.resources import assets_dir
+    from rehue_desktop.dialogs import show_crash_dialog
+    from rehue_desktop.main_window import MainWindow
 
     QCoreApplication.setOrganizationName("Rehue")
     QCoreApplication.setApplicationName("Rehue")

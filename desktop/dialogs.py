@@ -25,11 +25,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from rehue_desktop import workers
 
 from rehue.batch import BatchOptions, BatchProgress, BatchResult, plan_batch
 from rehue.engine import Colorizer
 from rehue.logsetup import log_file
+from rehue_desktop import workers
 
 log = logging.getLogger(__name__)
 

@@ -26,16 +26,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from rehue_desktop import workers
-from rehue_desktop.dialogs import BatchDialog, SettingsDialog
-from rehue_desktop.hints import HintStore
-from rehue_desktop.views import ImageView, hint_qcolor, qimage_from_rgb
 
 from rehue import __version__, contract, photo_io
 from rehue.contract import Hint
 from rehue.engine import Colorizer, EngineError
 from rehue.logsetup import log_file
 from rehue.resources import assets_dir
+from rehue_desktop import workers
+from rehue_desktop.dialogs import BatchDialog, SettingsDialog
+from rehue_desktop.hints import HintStore
+from rehue_desktop.views import ImageView, hint_qcolor, qimage_from_rgb
 
 log = logging.getLogger(__name__)
 

@@ -99,6 +99,7 @@ class OpenedPhoto:
     preview: np.ndarray  # (h, w[, 3]) long side <= PREVIEW_SIDE
     display_rgb: np.ndarray  # (h, w, 3) uint8: the "before" image shown
     prepared: Prepared
+    last_chroma: tuple[tuple[Hint, ...], Chroma] | None = None  # reused while only the strength changes
 
 
 def _reduce(pixels: np.ndarray, side: int) -> np.ndarray:
@@ -142,7 +143,12 @@ class PreviewResult:
 def render_preview(opened: OpenedPhoto, colorizer: Colorizer, request: PreviewRequest) -> PreviewResult:
     """Predict with the request's hints and render at preview or display size (worker thread)."""
     t0 = time.perf_counter()
-    chroma = colorizer.predict(opened.prepared, request.hints)
+    cached = opened.last_chroma
+    if cached is not None and cached[0] == request.hints:
+        chroma = cached[1]
+    else:
+        chroma = colorizer.predict(opened.prepared, request.hints)
+        opened.last_chroma = (request.hints, chroma)
     base = opened.preview if request.quality == "preview" else opened.display
     rgb = colorizer.render(base, chroma, request.strength)
     if rgb.dtype != np.uint8:

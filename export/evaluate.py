@@ -18,11 +18,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rehue_export import data
-from rehue_export.metrics import colourfulness, mean_ciede2000, psnr, ssim
 
 from rehue import contract
 from rehue.engine import Colorizer
+from rehue_export import data
+from rehue_export.metrics import colourfulness, mean_ciede2000, psnr, ssim
 
 log = logging.getLogger("rehue.eval")
 

@@ -65,9 +65,9 @@ def render(meta: dict, summary: dict, summary_net: dict | None, history: list[di
     lines += ["", "Targets: automatic ≥ gray + 1.5 dB with colourfulness ≥ 25; 10 hints ≥ 27 dB.", ""]
     if history:
         lines += ["## Training curve (fixed validation batches, 128², ab error in Lab units)", "",
-                  "| step | images seen | auto PSNR | auto colourfulness | with hints PSNR |", "|---|---|---|---|---|"]
+                  "| step | crops seen | auto PSNR | auto colourfulness | with hints PSNR |", "|---|---|---|---|---|"]
         for h in history:
-            lines.append(f"| {h['step']} | {h['images_seen']} | {h['auto']['psnr']:.2f} | {h['auto']['colourfulness']:.1f} | {h['hints']['psnr']:.2f} |")
+            lines.append(f"| {h['step']} | {h['step'] * 24} | {h['auto']['psnr']:.2f} | {h['auto']['colourfulness']:.1f} | {h['hints']['psnr']:.2f} |")
         lines.append("")
     if sheet:
         lines += ["## Contact sheet", "", "Validation photos: gray input | automatic | 10 hints | truth.", "", f"![contact sheet]({sheet})", ""]

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from rehue_export.model import ColorizerNet, load_checkpoint
 
 from rehue import contract
+from rehue_export.model import ColorizerNet, load_checkpoint
 
 log = logging.getLogger("rehue.export")
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rehue_export import data
-from rehue_export.model import ColorizerNet, count_parameters
 
 from rehue import contract
+from rehue_export import data
+from rehue_export.model import ColorizerNet, count_parameters
 
 log = logging.getLogger("rehue.train")
 

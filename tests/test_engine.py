@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from conftest import gray_scene
 
+from conftest import gray_scene
 from rehue import contract, recombine
 from rehue.contract import Hint
 from rehue.engine import Colorizer, EngineError, choose_providers

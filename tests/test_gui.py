@@ -7,11 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import gray_scene
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
+
+from conftest import gray_scene
 from rehue_desktop import dialogs, main_window, workers
 from rehue_desktop.main_window import MainWindow
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+
 from conftest import gray_scene
 
 ROOT = Path(__file__).resolve().parent.parent
