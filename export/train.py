@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"checkpoint has weights this network lacks: {unexpected[:5]}")
         if missing:  # layers added since (zero-initialised): fresh optimizer state for all
             log.info("resuming with %d new parameter tensors: %s", len(missing), ", ".join(missing[:6]))
+        elif ckpt.get("opt") is None:  # a weights-only checkpoint, e.g. models/checkpoints/*.pt
+            log.info("resuming from weights only: fresh optimizer state")
         else:
             opt.load_state_dict(ckpt["opt"])
         step = int(ckpt["step"])
