@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from rehue.batch import BatchOptions, BatchProgress, BatchResult, plan_batch
-from rehue.engine import Colorizer
 from rehue.logsetup import log_file
 from rehue_desktop import workers
 
@@ -286,4 +285,4 @@ def show_crash_dialog(parent: QWidget | None, summary: str) -> None:
     box.exec()
 
 
-__all__ = ["BatchDialog", "SettingsDialog", "show_crash_dialog", "Colorizer"]
+__all__ = ["BatchDialog", "SettingsDialog", "show_crash_dialog"]

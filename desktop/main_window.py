@@ -309,11 +309,11 @@ class MainWindow(QMainWindow):
         self.photo_generation += 1
         gen = self.photo_generation
         self.statusBar().showMessage(f"Opening {path.name}…")
-        QApplication_setOverride(True)
+        _busy_cursor(True)
         job = workers.Job(workers.open_photo, path, self.colorizer)
         job.signals.result.connect(lambda opened, gen=gen, path=path: self._on_opened(opened, path, gen))
         job.signals.errored.connect(lambda msg: self._error(msg, title="Cannot open this photo"))
-        job.signals.finished.connect(lambda: QApplication_setOverride(False))
+        job.signals.finished.connect(lambda: _busy_cursor(False))
         self._run(job)
 
     def _on_opened(self, opened: workers.OpenedPhoto, path: Path, gen: int) -> None:
@@ -654,7 +654,7 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def QApplication_setOverride(busy: bool) -> None:  # noqa: N802 - reads like the Qt call it wraps
+def _busy_cursor(busy: bool) -> None:
     """Show a busy cursor while a photo opens."""
     from PySide6.QtWidgets import QApplication
 

