@@ -8,10 +8,8 @@ unchanged. Needs the ``train`` extra (torch, onnx, onnxscript).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 
-import onnx
 import torch
 from torch import nn
 
@@ -68,23 +66,15 @@ class Zhang2017(nn.Module):
 
 
 def build_onnx(path: Path) -> Path:
-    """Export the randomly initialised network with our contract's names and metadata."""
+    """Export the randomly initialised network with our exporter, names and metadata."""
+    from rehue_export.onnx_export import export_onnx
+
     torch.manual_seed(0)
     model = Zhang2017().eval()
-    args = (torch.randn(1, 1, 64, 64), torch.zeros(1, 2, 64, 64), torch.zeros(1, 1, 64, 64))
-    hb, wb = torch.export.Dim("h32", min=1, max=512), torch.export.Dim("w32", min=1, max=512)
-    spatial = {2: 32 * hb, 3: 32 * wb}
-    prog = torch.onnx.export(model, args, dynamo=True, opset_version=18, input_names=list(contract.INPUT_NAMES),
-                             output_names=list(contract.OUTPUT_NAMES), dynamic_shapes={"l_norm": spatial, "hint_ab": spatial, "hint_mask": spatial})
-    prog.save(str(path))
-    proto = onnx.load(str(path))
-    e = proto.metadata_props.add()
-    e.key = contract.METADATA_KEY
-    e.value = json.dumps(contract.make_metadata(model_name="zhang2017-architecture-random", model_version="0", working_size=320,
-                                                training_data=[], metrics={"parameters": sum(p.numel() for p in model.parameters())},
-                                                created=_dt.date.today().isoformat()))
-    onnx.save(proto, str(path))
-    return path
+    meta = contract.make_metadata(model_name="zhang2017-architecture-random", model_version="0", working_size=320,
+                                  training_data=[], metrics={"parameters": sum(p.numel() for p in model.parameters())},
+                                  created=_dt.date.today().isoformat())
+    return export_onnx(model, path, meta)
 
 
 if __name__ == "__main__":

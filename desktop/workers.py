@@ -102,26 +102,12 @@ class OpenedPhoto:
     last_chroma: tuple[tuple[Hint, ...], Chroma] | None = None  # reused while only the strength changes
 
 
-def _reduce(pixels: np.ndarray, side: int) -> np.ndarray:
-    import cv2
-
-    h, w = pixels.shape[:2]
-    s = min(1.0, side / max(h, w))
-    if s >= 1:
-        return pixels
-    return cv2.resize(pixels, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
 def open_photo(path: Path, colorizer: Colorizer) -> OpenedPhoto:
     """Read and reduce a photo (worker thread)."""
     photo = photo_io.read_photo(path)
-    display = _reduce(photo.pixels, DISPLAY_SIDE)
-    preview = _reduce(display, PREVIEW_SIDE)
-    prepared = colorizer.prepare(photo.pixels)
-    rgb = display if display.dtype == np.uint8 else (display >> 8).astype(np.uint8)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=2)
-    return OpenedPhoto(photo, display, preview, np.ascontiguousarray(rgb), prepared)
+    display = photo_io.reduce(photo.pixels, DISPLAY_SIDE)
+    preview = photo_io.reduce(display, PREVIEW_SIDE)
+    return OpenedPhoto(photo, display, preview, photo_io.display_rgb(display), colorizer.prepare(photo.pixels))
 
 
 @dataclass(frozen=True)
@@ -151,9 +137,7 @@ def render_preview(opened: OpenedPhoto, colorizer: Colorizer, request: PreviewRe
         opened.last_chroma = (request.hints, chroma)
     base = opened.preview if request.quality == "preview" else opened.display
     rgb = colorizer.render(base, chroma, request.strength)
-    if rgb.dtype != np.uint8:
-        rgb = (rgb >> 8).astype(np.uint8)
-    return PreviewResult(request, rgb, chroma, time.perf_counter() - t0)
+    return PreviewResult(request, photo_io.display_rgb(rgb), chroma, time.perf_counter() - t0)
 
 
 class PreviewScheduler(QObject):
@@ -215,8 +199,8 @@ def save_full(opened: OpenedPhoto, colorizer: Colorizer, hints: tuple[Hint, ...]
     photo = opened.photo
     chroma = colorizer.predict(opened.prepared, hints)
     rgb = colorizer.render(photo.pixels, chroma, strength)
-    alpha = photo.alpha if fmt != "jpeg" else None
-    return photo_io.write_photo(dst, rgb, fmt, alpha=alpha, exif=photo.exif, icc=photo.icc)
+    photo_io.write_atomically(dst, photo_io.encode_like(photo, rgb, fmt))
+    return dst
 
 
 class BatchJob(Job):

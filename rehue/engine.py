@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnxruntime as ort
 
@@ -136,14 +135,8 @@ class Colorizer:
 
     def prepare(self, pixels: np.ndarray, working_size: int | None = None) -> Prepared:
         """(H, W) or (H, W, 3) uint8/uint16 photo -> its working-resolution L."""
-        size = working_size or self.working_size
-        h, w = pixels.shape[:2]
-        scale = min(1.0, size / max(h, w))
-        if scale < 1:
-            small = cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        else:
-            small = pixels
-        return Prepared(recombine.lightness(np.ascontiguousarray(small)), (w, h))
+        small = photo_io.reduce(pixels, working_size or self.working_size)
+        return Prepared(recombine.lightness(np.ascontiguousarray(small)), (pixels.shape[1], pixels.shape[0]))
 
     def predict(self, prepared: Prepared, hints: Iterable[Hint] = ()) -> Chroma:
         """Run the network on the working L plus hints (hint positions are fractions of the photo)."""
@@ -227,7 +220,7 @@ class Colorizer:
         if timings:
             t = timings.add("recombine", t)
         fmt = fmt or photo_io.format_for(dst)
-        data = photo_io.encode_photo(rgb, fmt, photo.alpha if fmt != "jpeg" else None, photo.exif, photo.icc)
+        data = photo_io.encode_like(photo, rgb, fmt)
         if timings:
             t = timings.add("encode", t)
         photo_io.write_atomically(dst, data)

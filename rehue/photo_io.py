@@ -336,19 +336,33 @@ def write_photo(path: Path, rgb: np.ndarray, fmt: str | None = None, *, alpha: n
     return Path(path)
 
 
-def thumbnail_rgb(photo: Photo, max_side: int) -> np.ndarray:
-    """A small uint8 RGB version for display: (h, w, 3) with max(h, w) <= max_side."""
-    px = photo.pixels
-    if px.dtype == np.uint16:
-        px = (px >> 8).astype(np.uint8)
-    h, w = px.shape[:2]
+def reduce(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink (area-averaging) so the long side is at most ``max_side``; smaller images as they are.
+    Shape and dtype kept: (H, W[, 3]) -> (h, w[, 3])."""
+    h, w = pixels.shape[:2]
     scale = min(1.0, max_side / max(h, w))
-    if scale < 1:
-        px = cv2.resize(px, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    if scale >= 1:
+        return pixels
+    return cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def display_rgb(pixels: np.ndarray) -> np.ndarray:
+    """(H, W[, 3]) uint8/uint16 -> (H, W, 3) uint8 RGB, for showing on screen."""
+    px = (pixels >> 8).astype(np.uint8) if pixels.dtype == np.uint16 else pixels
     if px.ndim == 2:
         px = np.repeat(px[..., None], 3, axis=2)
     return np.ascontiguousarray(px)
 
 
+def thumbnail_rgb(photo: Photo, max_side: int) -> np.ndarray:
+    """A small uint8 RGB version for display: (h, w, 3) with max(h, w) <= max_side."""
+    return display_rgb(reduce(photo.pixels, max_side))
+
+
+def encode_like(photo: Photo, rgb: np.ndarray, fmt: str) -> bytes:
+    """Encode a result of ``photo`` carrying the original's EXIF, ICC and (not in JPEG) alpha."""
+    return encode_photo(rgb, fmt, photo.alpha if fmt != "jpeg" else None, photo.exif, photo.icc)
+
+
 __all__ = ["Photo", "PhotoError", "read_photo", "write_photo", "encode_photo", "write_atomically",
-           "output_suffix", "format_for", "thumbnail_rgb", "READ_SUFFIXES"]
+           "output_suffix", "format_for", "thumbnail_rgb", "reduce", "display_rgb", "encode_like", "READ_SUFFIXES"]
