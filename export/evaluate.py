@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rehue import contract
+from rehue import contract, photo_io
 from rehue.engine import Colorizer
 from rehue_export import data
 from rehue_export.metrics import colourfulness, mean_ciede2000, psnr, ssim
@@ -139,8 +139,14 @@ def contact_sheet(rows: list[tuple[np.ndarray, ...]], side: int = 160) -> np.nda
     return np.vstack(tiles)
 
 
-def load_photos(root: Path, split: str, limit: int | None, seed: int, per_source: int | None) -> list[tuple[str, np.ndarray]]:
-    """Colour photos from shards or a folder; with split='val' only the held-out names."""
+def load_photos(root: Path, split: str, limit: int | None, seed: int, per_source: int | None,
+                skipped: list[str] | None = None) -> list[tuple[str, np.ndarray]]:
+    """Colour photos from shards or a folder; with split='val' only the held-out names.
+
+    Grayscale photos are left out (their names appended to ``skipped``): they have no colour to
+    score against, and their gray baseline is a perfect match (PSNR capped at 99 dB) that would
+    swamp the mean: six such photos in the validation split moved the automatic Δ by 1.5 dB.
+    """
     found: dict[str, list[tuple[str, np.ndarray]]] = {}
     for name, blob in data.iter_photos(root):
         if split == "val" and not data.is_validation(name):
@@ -149,6 +155,10 @@ def load_photos(root: Path, split: str, limit: int | None, seed: int, per_source
         if rgb is None:
             continue
         if data.is_bsd100(name, rgb.shape):
+            continue
+        if photo_io.is_gray(rgb):
+            if skipped is not None:
+                skipped.append(name)
             continue
         found.setdefault(data.source_of(name), []).append((name, rgb))
     rng = np.random.default_rng(seed)
@@ -178,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     colorizer = Colorizer(args.model, provider="cpu", refine_hints=not args.no_refine)
-    photos = load_photos(args.folder, args.split, args.limit, args.seed, args.per_source)
+    skipped: list[str] = []
+    photos = load_photos(args.folder, args.split, args.limit, args.seed, args.per_source, skipped)
+    if skipped:
+        log.info("left out %d grayscale photos (no colour to score): %s", len(skipped), ", ".join(skipped[:10]))
     if not photos:
         print(f"no colour photos found in {args.folder}", file=sys.stderr)
         return 2
@@ -189,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         mixed = [x for group in zip(*by_src.values()) for x in group]
         photos = mixed + [ph for ph in photos if ph not in mixed]
     result = evaluate(colorizer, photos, args.seed, args.sheet_rows if args.sheet else 0)
+    result["summary"]["grayscale_left_out"] = skipped
     args.json.write_text(json.dumps({"summary": result["summary"], "per_image": result["per_image"]}, indent=1))
     print(format_table(result["summary"]))
     print(f"{len(photos)} photos in {result['summary']['seconds']:.0f} s; details in {args.json}")

@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--p-none", type=float, default=0.5, help="share of training images given no hints")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--warm-restart", action="store_true",
+                   help="with --resume: start a new warm-up + cosine LR segment at the resumed step "
+                        "(for continuing a finished run, e.g. from models/checkpoints/*.pt)")
     return p.parse_args(argv)
 
 
@@ -62,6 +65,13 @@ def loss_fn(
     huber = F.smooth_l1_loss(ab_pred.float(), batch["ab"], beta=0.05)
     total = ce + huber_weight * huber
     return total, {"ce": float(ce), "huber": float(huber)}
+
+
+def learning_rate(peak: float, step: int, start: int, end: int) -> float:
+    """Linear warm-up over 200 steps, then cosine decay to zero at ``end``; the segment starts at
+    ``start`` (0 for a fresh run, the resumed step for a warm restart)."""
+    t = step - start
+    return peak * min(1.0, (t + 1) / 200) * 0.5 * (1 + math.cos(math.pi * t / max(1, end - start)))
 
 
 def to_tensors(batch: dict[str, np.ndarray], device: str) -> dict[str, torch.Tensor]:
@@ -162,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     model.train()
     history_path = args.out / "history.jsonl"
     t0, seen = time.time(), 0
+    seg0 = step if args.warm_restart else 0  # where this run's LR schedule starts
+    if step >= args.steps:
+        log.error("already at step %d: pass a larger --steps to train on", step)
+        return 2
     while step < args.steps:
-        lr = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        lr = learning_rate(args.lr, step, seg0, args.steps)
         for g in opt.param_groups:
             g["lr"] = lr
         idx = rng.choice(len(train.images), size=args.batch, p=probs)

@@ -141,8 +141,9 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
         return None
 
 
-def _is_gray(rgb: np.ndarray) -> bool:
-    """True for RGB photos whose channels are (nearly) equal: scans saved as colour."""
+def is_gray(rgb: np.ndarray) -> bool:
+    """True for RGB photos whose channels are (nearly) equal: scans saved as colour. Training and
+    evaluation use it too: such a photo has no colour to learn from or to score against."""
     step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
     s = rgb[::step, ::step].astype(np.int32)
     tol = 3 if rgb.dtype == np.uint8 else 3 * 257
@@ -207,7 +208,7 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
             arr = arr[..., 0]
         if arr.ndim == 3 and not rgb_order:
             arr = arr[..., ::-1]  # (H, W, BGR) -> (H, W, RGB)
-    if arr.ndim == 3 and _is_gray(arr):
+    if arr.ndim == 3 and is_gray(arr):
         arr = arr[..., 1]
     elif arr.ndim == 3:
         notes.append("the photo already has colour; Rehue replaces it with its own")

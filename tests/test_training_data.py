@@ -1,0 +1,62 @@
+"""The training/evaluation data rules: grayscale photos are neither learned from nor scored."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import gray_scene
+from rehue_export import data
+from rehue_export.evaluate import load_photos
+
+
+def _colour_photo(seed: int) -> np.ndarray:
+    g = gray_scene(96, 128, seed)
+    return np.dstack([g, np.roll(g, 7, axis=1), 255 - g])  # BGR with real chroma
+
+
+@pytest.fixture
+def shard(tmp_path: Path) -> Path:
+    """A .tar shard like ../shared/data's: three colour photos and one gray photo stored as RGB JPEG."""
+    src = tmp_path / "src" / "family"
+    src.mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(src / f"colour{i}.jpg"), _colour_photo(i))
+    g = gray_scene(96, 128, 9)
+    cv2.imwrite(str(src / "scan.jpg"), np.dstack([g, g, g]))
+    root = tmp_path / "shards"
+    root.mkdir()
+    with tarfile.open(root / "family-00.tar", "w") as tar:
+        tar.add(src, arcname="family")
+    return root
+
+
+def test_cache_leaves_out_grayscale_photos(shard: Path):
+    cache = data.build_cache(shard, side=64)
+    names = sorted(Path(n).name for n in cache.names)
+    assert names == ["colour0.jpg", "colour1.jpg", "colour2.jpg"]
+    assert cache.images.shape == (3, 64, 64, 3)
+    assert set(cache.sources.tolist()) == {"family"}
+
+
+def test_evaluation_scores_only_colour_photos_and_names_the_rest(shard: Path):
+    skipped: list[str] = []
+    photos = load_photos(shard, "all", None, 0, None, skipped)
+    assert sorted(Path(n).name for n, _ in photos) == ["colour0.jpg", "colour1.jpg", "colour2.jpg"]
+    assert skipped == ["family/scan.jpg"]
+
+
+def test_warm_restart_starts_a_new_schedule():
+    train = pytest.importorskip("rehue_export.train")
+    peak = 3e-4
+    # A fresh run warms up from zero and decays to zero at its end.
+    assert train.learning_rate(peak, 0, 0, 1000) == pytest.approx(peak / 200)
+    assert train.learning_rate(peak, 999, 0, 1000) < peak * 1e-3
+    # A warm restart at step 3200 warms up again instead of jumping in at the old schedule's LR.
+    assert train.learning_rate(peak, 3200, 3200, 7000) == pytest.approx(peak / 200)
+    assert train.learning_rate(peak, 3400, 3200, 7000) == pytest.approx(peak, rel=0.01)
+    assert train.learning_rate(peak, 6999, 3200, 7000) < peak * 1e-3
