@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import cv2
@@ -56,8 +57,11 @@ def colorize_planes(colorizer: Colorizer, gray: np.ndarray, hint_ab: np.ndarray,
 
 
 def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: int = 0, sheet_n: int = 0) -> dict:
-    """Scores for every photo; returns the summary dict (and contact-sheet rows if asked)."""
-    rng = np.random.default_rng(seed)
+    """Scores for every photo; returns the summary dict (and contact-sheet rows if asked).
+
+    Each photo's simulated hints come from its own generator (seed, name): a photo's scores do not
+    depend on which other photos are evaluated or in what order (``--sheet`` reorders them).
+    """
     rows = []
     sheet = []
     t0 = time.perf_counter()
@@ -71,6 +75,7 @@ def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: i
                "gray": {"psnr": psnr(gray_rgb, truth), "ssim": ssim(gray_rgb, truth), "ciede2000": mean_ciede2000(gray_rgb, truth), "colourfulness": colourfulness(gray_rgb)},
                "truth_colourfulness": colourfulness(truth), "hints_psnr": {}}
         outs = {}
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
         for n in HINT_COUNTS:
             hab, hm = hint_planes(lab, n, rng)
             out = colorize_planes(colorizer, l_only, hab, hm)
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG")
     p.add_argument("--sheet-rows", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-refine", action="store_true", help="network only: no edge-aware hint spreading")
+    p.add_argument("--no-refine", action="store_true", help="network only: no hint fusion or spreading (rehue.hint_refine)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     colorizer = Colorizer(args.model, provider="cpu", refine_hints=not args.no_refine)

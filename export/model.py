@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 # Lite0 block indices whose outputs are the skip connections at strides 2, 4, 8, 16 and 32.
 _TAPS = {0: 2, 2: 4, 4: 8, 10: 16, 15: 32}
-ANNEAL_T = 0.38  # Zhang et al. 2016's annealed-mean temperature
 
 
 def _plain_conv(conv: nn.Conv2d) -> nn.Conv2d:
@@ -158,7 +157,7 @@ class ColorizerNet(nn.Module):
     def decode(self, logits: torch.Tensor, full_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits -> (ab at full size, probabilities at 1/4 size)."""
         probs = torch.softmax(logits, 1)
-        annealed = torch.softmax(logits / ANNEAL_T, 1)
+        annealed = torch.softmax(logits / contract.ANNEAL_T, 1)
         ab_low = torch.einsum("nqhw,qc->nchw", annealed, self.ab_bins)  # (N, 2, H/4, W/4)
         ab = F.interpolate(ab_low, size=full_size, mode="bilinear", align_corners=False)
         return ab, probs

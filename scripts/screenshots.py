@@ -2,7 +2,7 @@
 
     python scripts/screenshots.py PHOTO OUT_DIR
 
-Opens PHOTO, waits for the colour preview, places two hints, and grabs the screen in side-by-side
+Opens PHOTO, waits for the colour preview, places a hint and gives it a colour, and grabs the screen in side-by-side
 and split mode, plus the batch dialog.
 """
 
@@ -43,7 +43,9 @@ def main() -> int:
         spin(100)
     spin(1500)
     grab(app, out / "main-window.png")
-    w._on_click(0.3, 0.35)
+    w._on_click(0.3, 0.35)  # a hint on the tree trunk, then a bark brown for it
+    spin(800)
+    w._recolor_selected((118, 92, 66))
     spin(800)
     grab(app, out / "hints.png")
     w.set_split(True)

@@ -177,3 +177,51 @@ def test_hint_refine_spreads_along_similar_lightness():
     assert np.hypot(*out[32, 28]) > 5  # further along the same object: some of it
     assert np.hypot(*out[32, 36]) < 1  # across the edge: untouched
     assert hint_refine.refine(ab, l_work, hab * 0, hm * 0) is ab  # no hints, nothing changes
+
+
+def test_hint_fusion_without_likelihood_decodes_like_the_network(colorizer: Colorizer):
+    """``fuse`` re-decodes ab_probs; with strength 0 it must give the graph's own ab output."""
+    from rehue import hint_refine
+
+    g = gray_scene(256, 256, seed=5)
+    plain = Colorizer(colorizer.model_path, provider="cpu", refine_hints=False)
+    prepared = plain.prepare(g)
+    hab, hm = contract.encode_hints([Hint(0.3, 0.6, 20.0, 40.0)], *prepared.l_work.shape)
+    chroma = plain.predict_planes(prepared.l_work, hab, hm)
+    redecoded = hint_refine.fuse(chroma.probs, prepared.l_work, hab, hm, bins=chroma.bins, strength=0.0)
+    np.testing.assert_allclose(redecoded, chroma.ab, atol=0.05)
+    assert hint_refine.fuse(chroma.probs, prepared.l_work, hab * 0, hm * 0, bins=chroma.bins) is None
+
+
+RED_AB, BLUE_AB = (60.0, 40.0), (10.0, -50.0)
+
+
+def _fuse_on_red_or_blue_scene(hints: list[Hint]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``fuse`` on 16×16 cells torn between a red and a blue bin, over a 64×64 scene of two objects
+    (a dark left half, a bright right half). Returns (fused ab, red bin, blue bin)."""
+    from rehue import hint_refine
+
+    bins = contract.AB_BINS
+    red, blue = contract.nearest_ab_bin(np.array(RED_AB)), contract.nearest_ab_bin(np.array(BLUE_AB))
+    probs = np.full((len(bins), 16, 16), 1e-4, np.float32)
+    probs[red] = probs[blue] = 0.5
+    probs /= probs.sum(0, keepdims=True)
+    l_work = np.full((64, 64), 30.0, np.float32)
+    l_work[:, 32:] = 80.0
+    hab, hm = contract.encode_hints(hints, 64, 64)
+    return hint_refine.fuse(probs, l_work, hab, hm, bins=bins), bins[red], bins[blue]
+
+
+def test_hint_fusion_picks_the_hinted_mode_on_the_hinted_object():
+    """Cells torn between red and blue take the hinted blue on the hinted object only."""
+    out, red, blue = _fuse_on_red_or_blue_scene([Hint(0.25, 0.5, *BLUE_AB, radius=1)])
+    assert np.linalg.norm(out[32, 20] - blue) < 3  # hinted object: the blue mode
+    assert np.linalg.norm(out[10, 4] - blue) < 6  # further along it too
+    assert np.linalg.norm(out[32, 50] - (red + blue) / 2) < 3  # across the edge: still undecided
+
+
+def test_hint_fusion_gives_each_object_its_own_hint():
+    """Two hints of different colours on two objects: each object takes its own, not their mean."""
+    out, red, blue = _fuse_on_red_or_blue_scene([Hint(0.25, 0.5, *BLUE_AB, radius=1), Hint(0.75, 0.5, *RED_AB, radius=1)])
+    assert np.linalg.norm(out[32, 12] - blue) < 3
+    assert np.linalg.norm(out[32, 52] - red) < 3
