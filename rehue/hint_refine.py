@@ -52,6 +52,14 @@ def hint_regions(hint_ab: np.ndarray, hint_mask: np.ndarray) -> list[tuple[float
     return regions
 
 
+def _bilateral_weight(ys: np.ndarray, xs: np.ndarray, lightness: np.ndarray, cx: float, cy: float, l_ref: float,
+                      sigma_space: float, sigma_l: float) -> np.ndarray:
+    """How much a hint at (cx, cy) with lightness ``l_ref`` speaks for each point of a grid:
+    Gaussian in distance (pixels) times Gaussian in lightness difference (Lab L), float32."""
+    d2 = (ys - cy) ** 2 + (xs - cx) ** 2
+    return np.exp(-d2 / (2 * sigma_space**2) - (lightness - l_ref) ** 2 / (2 * sigma_l**2)).astype(np.float32)
+
+
 def _cell_means(l_work: np.ndarray, h4: int, w4: int) -> np.ndarray:
     """Mean L of each PROBS_STRIDE cell (edge-padded to the probability grid): (h4, w4)."""
     k = contract.PROBS_STRIDE
@@ -71,7 +79,7 @@ def fuse(probs: np.ndarray, l_work: np.ndarray, hint_ab: np.ndarray, hint_mask: 
     if not regions:
         return None
     strength = FUSE_STRENGTH if strength is None else strength
-    q, h4, w4 = probs.shape
+    _, h4, w4 = probs.shape
     h, w = l_work.shape
     k = contract.PROBS_STRIDE
     l_cells = _cell_means(l_work, h4, w4)
@@ -81,8 +89,7 @@ def fuse(probs: np.ndarray, l_work: np.ndarray, hint_ab: np.ndarray, hint_mask: 
     weights = np.empty((len(regions), h4, w4), np.float32)
     colours = np.empty((len(regions), 2), np.float32)
     for i, (cx, cy, colour, m) in enumerate(regions):
-        l_ref = float(l_work[m].mean())
-        weights[i] = np.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * sigma_s**2) - (l_cells - l_ref) ** 2 / (2 * FUSE_SIGMA_L**2))
+        weights[i] = _bilateral_weight(ys, xs, l_cells, cx, cy, float(l_work[m].mean()), sigma_s, FUSE_SIGMA_L)
         colours[i] = colour
     # sum_k w_k |b - c_k|^2 = |b|^2 W - 2 b . sum_k w_k c_k + (a per-cell constant, which the
     # softmax ignores): one (Q, 3) x (3, cells) product whatever the number of hints, through einsum
@@ -116,8 +123,7 @@ def refine(ab: np.ndarray, l_work: np.ndarray, hint_ab: np.ndarray, hint_mask: n
     den = np.zeros((h, w), np.float32)
     for cx, cy, hint_colour, m in regions:
         residual = hint_colour - ab[m].mean(axis=0)
-        l_ref = float(l_work[m].mean())
-        wgt = np.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * sigma_s**2) - (l_work - l_ref) ** 2 / (2 * SIGMA_L**2)).astype(np.float32)
+        wgt = _bilateral_weight(ys, xs, l_work, cx, cy, float(l_work[m].mean()), sigma_s, SIGMA_L)
         num += wgt[..., None] * residual.astype(np.float32)
         den += wgt
     out = ab + num / np.maximum(den, floor)[..., None]
