@@ -1,8 +1,8 @@
-"""Training photos: read shards or folders, split by name, cache, augment, and simulate hints.
+"""Training photos: read shards or folders, split by name, crop, and simulate hints.
 
-Photos are decoded once into a uint8 cache (``.npz`` beside the run) of square crops, so that the
-two-core training loop spends its time on the network, not on JPEG decoding. The Lab conversion of
-each batch goes through ``rehue.contract`` so training sees exactly what the engine feeds the model.
+Photos are decoded once into memory at most 320 px long (the app's working size), so the training
+loop spends its time on the network, not on JPEG decoding. The Lab conversion and the hint
+rasterising go through ``rehue.contract``, so training sees exactly what the engine feeds the model.
 """
 
 from __future__ import annotations
@@ -22,13 +22,25 @@ from rehue import contract, photo_io
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-CACHE_SIDE = 144  # stored square side; training crops are taken from it
+
+VALIDATION_PERCENT = 10  # share of each source held out by name hash...
+VALIDATION_PERCENT_BY_SOURCE = {"utkface": 5}  # ...faces keep the 5 % that validated model 1.x
 
 
-def is_validation(name: str, percent: int = 5) -> bool:
-    """Held-out split by a hash of the file's base name, so it is stable across machines."""
+def is_validation(name: str, percent: int | None = None) -> bool:
+    """Held-out split by a hash of the file's base name, so it is stable across machines and
+    shards. Training never sees these photos."""
+    if percent is None:
+        percent = VALIDATION_PERCENT_BY_SOURCE.get(source_of(name), VALIDATION_PERCENT)
     digest = hashlib.md5(Path(name).name.encode("utf-8")).digest()
     return digest[0] * 100 // 256 < percent
+
+
+def validation_half(name: str) -> str:
+    """'tune' or 'test': the validation photos split again by hash. Decoding choices (the
+    annealing temperature, say) are tuned on 'tune' only; targets are reported on 'test'."""
+    digest = hashlib.md5(Path(name).name.encode("utf-8")).digest()
+    return "tune" if digest[1] & 1 else "test"
 
 
 def source_of(name: str) -> str:
@@ -71,76 +83,105 @@ def square_crop(rgb: np.ndarray, side: int) -> np.ndarray:
     return r[y0 : y0 + side, x0 : x0 + side]
 
 
-@dataclass
-class PhotoCache:
-    """Square uint8 RGB crops (N, S, S, 3) with their names and sources."""
+def fit_long_side(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink (never enlarge) so the long side is at most ``max_side``."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return rgb
+    s = max_side / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
-    images: np.ndarray
+
+@dataclass
+class PhotoSet:
+    """Colour photos in memory, each at its own size (long side <= the set's max_side), with names
+    and sources. Whole photos, not square crops: the last training stage needs whole people at
+    the scale the app sees them (320 px long side)."""
+
+    images: list[np.ndarray]
     names: np.ndarray
     sources: np.ndarray
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, images=self.images, names=self.names, sources=self.sources)
+    def subset(self, mask: np.ndarray) -> PhotoSet:
+        idx = np.nonzero(mask)[0]
+        return PhotoSet([self.images[i] for i in idx], self.names[idx], self.sources[idx])
 
-    @classmethod
-    def load(cls, path: Path) -> PhotoCache:
-        z = np.load(path)
-        return cls(z["images"], z["names"], z["sources"])
-
-    def subset(self, mask: np.ndarray) -> PhotoCache:
-        return PhotoCache(self.images[mask], self.names[mask], self.sources[mask])
+    def short_sides(self) -> np.ndarray:
+        return np.array([min(im.shape[:2]) for im in self.images])
 
 
-def build_cache(root: Path, side: int = CACHE_SIDE, limit: int | None = None) -> PhotoCache:
-    """Decode every photo under ``root`` into a PhotoCache, skipping unreadable ones, BSD100 copies
-    and grayscale photos (about 2 % of UTKFace and the ImageNet sample: they would teach "no colour")."""
-    images, names, sources = [], [], []
-    n_gray = 0
-    for name, data in iter_photos(root):
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
-            log.warning("skipping unreadable training photo %s", name)
+def _decode_for_training(item: tuple[str, bytes, int]) -> tuple[str, np.ndarray | None, str]:
+    """(name, RGB or None, why left out) for one photo: unreadable, a BSD100 copy or grayscale."""
+    name, blob, max_side = item
+    bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return name, None, "unreadable"
+    if is_bsd100(name, bgr.shape):
+        return name, None, "bsd100"
+    if photo_io.is_gray(bgr):
+        return name, None, "gray"
+    return name, fit_long_side(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side), ""
+
+
+def load_photo_set(root: Path, max_side: int = 320, workers: int = 1, limit: int | None = None) -> PhotoSet:
+    """Decode every photo under ``root`` (shards or folders), leaving out unreadable ones, BSD100
+    copies and grayscale photos (about 2 % of UTKFace and the ImageNet sample: they would teach
+    "no colour")."""
+    items = ((n, d, max_side) for n, d in iter_photos(root))
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            decoded = pool.imap(_decode_for_training, items, chunksize=32)
+            results = [r for r in decoded]
+    else:
+        results = [_decode_for_training(it) for it in items]
+    images, names, sources, left_out = [], [], [], {"unreadable": 0, "bsd100": 0, "gray": 0}
+    for name, rgb, why in results:
+        if rgb is None:
+            left_out[why] += 1
+            if why == "unreadable":
+                log.warning("skipping unreadable training photo %s", name)
             continue
-        if is_bsd100(name, bgr.shape):
-            continue
-        if photo_io.is_gray(bgr):
-            n_gray += 1
-            continue
-        images.append(square_crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), side))
+        images.append(rgb)
         names.append(name)
         sources.append(source_of(name))
         if limit and len(images) >= limit:
             break
-    log.info("cached %d photos from %s (%d grayscale photos left out)", len(images), root, n_gray)
-    return PhotoCache(np.stack(images), np.array(names), np.array(sources))
+    log.info("loaded %d photos from %s (left out: %s)", len(images), root, left_out)
+    return PhotoSet(images, np.array(names), np.array(sources))
 
 
 # ----------------------------------------------------------------------------- batches
 
 
-SOURCE_WEIGHTS = {"utkface": 0.4, "tiny-imagenet": 0.25}  # the rest share what is left
+# Sampling shares per source; sources not named share DEFAULT_SHARE each. People at the app's
+# scale matter most; faces keep portraits right; the scene sets carry sky, foliage, buildings.
+SOURCE_WEIGHTS = {"people": 0.34, "utkface": 0.18, "imagenet-sample": 0.14, "bsds500": 0.08,
+                  "urban-sunhays-bsd100": 0.08}
+DEFAULT_SHARE = 0.06
 
 
-def sampling_weights(sources: np.ndarray) -> np.ndarray:
-    """Per-image probabilities: faces well represented, the few large scene photos oversampled."""
+def sampling_weights(sources: np.ndarray, weights: dict[str, float] | None = None) -> np.ndarray:
+    """Per-photo probabilities: each source gets its share, spread evenly over its photos."""
+    weights = SOURCE_WEIGHTS if weights is None else weights
     w = np.zeros(len(sources), dtype=np.float64)
-    named = set(SOURCE_WEIGHTS)
-    rest = 1.0 - sum(SOURCE_WEIGHTS[s] for s in named if (sources == s).any())
-    n_rest = int(sum((sources == s).sum() for s in set(sources.tolist()) - named))
     for s in set(sources.tolist()):
         m = sources == s
-        share = SOURCE_WEIGHTS.get(s, rest * m.sum() / max(1, n_rest))
-        w[m] = share / m.sum()
+        w[m] = weights.get(s, DEFAULT_SHARE) / m.sum()
     return w / w.sum()
 
 
-def augment(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Random scale-jittered crop and horizontal flip: (S, S, 3) uint8 -> (size, size, 3) uint8."""
-    s = rgb.shape[0]
-    crop = int(rng.integers(int(s * 0.6), s + 1))
-    y0 = int(rng.integers(0, s - crop + 1))
-    x0 = int(rng.integers(0, s - crop + 1))
+def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator, scale: tuple[float, float] = (0.55, 1.0)) -> np.ndarray:
+    """A random square of ``scale`` × the short side, maybe mirrored, resized to (size, size, 3).
+
+    With photos at most 320 px long (the app's working size) a crop of 0.7..1 of the short side
+    shows a person or a room at about the scale the app shows it to the network."""
+    h, w = rgb.shape[:2]
+    short = min(h, w)
+    crop = max(8, int(round(short * rng.uniform(*scale))))
+    y0 = int(rng.integers(0, h - crop + 1))
+    x0 = int(rng.integers(0, w - crop + 1))
     patch = rgb[y0 : y0 + crop, x0 : x0 + crop]
     if rng.random() < 0.5:
         patch = patch[:, ::-1]
@@ -150,25 +191,22 @@ def augment(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def simulate_hints(ab_norm: np.ndarray, rng: np.random.Generator, p_none: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Zhang et al. 2017's simulated user: a geometric number of square patches placed around the
-    centre, each filled with the mean true colour of the patch; often none, so automatic mode is
-    learned too.
+    centre, each given the mean true colour of its patch; often none, so automatic mode is
+    learned too. The patches are drawn by ``contract.encode_hints``, the app's own rasteriser.
 
     ``ab_norm``: (2, H, W) float32. Returns hint_ab (2, H, W) and hint_mask (1, H, W).
     """
     _, h, w = ab_norm.shape
-    hint_ab = np.zeros_like(ab_norm)
-    mask = np.zeros((1, h, w), dtype=np.float32)
-    if rng.random() < p_none:
-        return hint_ab, mask
-    n = min(int(rng.geometric(1 / 8)), 60)
-    for _ in range(n):
-        r = int(rng.integers(0, 4))  # patch side 1, 3, 5 or 7, as Hint.radius encodes it
-        cy = int(np.clip(rng.normal(h / 2, h / 4), 0, h - 1))
-        cx = int(np.clip(rng.normal(w / 2, w / 4), 0, w - 1))
-        y0, y1, x0, x1 = max(0, cy - r), min(h, cy + r + 1), max(0, cx - r), min(w, cx + r + 1)
-        hint_ab[:, y0:y1, x0:x1] = ab_norm[:, y0:y1, x0:x1].mean(axis=(1, 2), keepdims=True)
-        mask[:, y0:y1, x0:x1] = 1.0
-    return hint_ab, mask
+    hints = []
+    if rng.random() >= p_none:
+        n = min(int(rng.geometric(1 / 8)), 60)
+        for _ in range(n):
+            r = int(rng.integers(0, 4))  # patch side 1, 3, 5 or 7, as Hint.radius encodes it
+            cy = int(np.clip(rng.normal(h / 2, h / 4), 0, h - 1))
+            cx = int(np.clip(rng.normal(w / 2, w / 4), 0, w - 1))
+            a, b = ab_norm[:, max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1].mean(axis=(1, 2)) * contract.AB_SCALE
+            hints.append(contract.Hint((cx + 0.5) / w, (cy + 0.5) / h, float(a), float(b), r))
+    return contract.encode_hints(hints, h, w)
 
 
 def lab_planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,27 +217,27 @@ def lab_planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return l_norm, np.ascontiguousarray(ab)
 
 
-def make_batch(
-    cache: PhotoCache, idx: np.ndarray, size: int, rng: np.random.Generator, p_none: float = 0.5
-) -> dict[str, np.ndarray]:
-    """One training batch: L, hint_ab, hint_mask (model inputs) and the true ab."""
-    ls, abs_, hab, hm = [], [], [], []
-    for i in idx:
-        l_norm, ab = lab_planes(augment(cache.images[i], size, rng))
-        h_ab, h_m = simulate_hints(ab, rng, p_none)
-        ls.append(l_norm)
-        abs_.append(ab)
-        hab.append(h_ab)
-        hm.append(h_m)
-    return {"L": np.stack(ls), "ab": np.stack(abs_), "hint_ab": np.stack(hab), "hint_mask": np.stack(hm)}
+def make_sample(rgb: np.ndarray, size: int, rng: np.random.Generator, p_none: float = 0.5,
+                scale: tuple[float, float] = (0.55, 1.0)) -> dict[str, np.ndarray]:
+    """One training example: L, hint_ab, hint_mask (the model's inputs) and the true ab."""
+    l_norm, ab = lab_planes(random_crop(rgb, size, rng, scale))
+    hint_ab, hint_mask = simulate_hints(ab, rng, p_none)
+    return {"L": l_norm, "ab": ab, "hint_ab": hint_ab, "hint_mask": hint_mask}
 
 
-def ab_prior(cache: PhotoCache, rng: np.random.Generator, n: int = 3000, size: int = 32) -> np.ndarray:
+def make_batch(photos: PhotoSet, idx: np.ndarray, size: int, rng: np.random.Generator, p_none: float = 0.5,
+               scale: tuple[float, float] = (0.55, 1.0)) -> dict[str, np.ndarray]:
+    """A batch of make_sample examples, stacked."""
+    samples = [make_sample(photos.images[i], size, rng, p_none, scale) for i in idx]
+    return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
+
+
+def ab_prior(photos: PhotoSet, rng: np.random.Generator, n: int = 3000, size: int = 32) -> np.ndarray:
     """Empirical probability of each contract ab bin over (a sample of) the training photos."""
-    idx = rng.choice(len(cache.images), size=min(n, len(cache.images)), replace=False)
+    idx = rng.choice(len(photos.images), size=min(n, len(photos.images)), replace=False)
     counts = np.zeros(len(contract.AB_BINS), dtype=np.float64)
     for i in idx:
-        small = cv2.resize(cache.images[i], (size, size), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(photos.images[i], (size, size), interpolation=cv2.INTER_AREA)
         ab = contract.rgb_to_lab(small)[..., 1:]
         counts += np.bincount(contract.nearest_ab_bin(ab).ravel(), minlength=len(counts))
     return counts / counts.sum()
@@ -225,6 +263,23 @@ def read_image_bytes(data: bytes) -> np.ndarray | None:
 
 
 __all__ = [
-    "PhotoCache", "build_cache", "make_batch", "ab_prior", "rebalance_weights", "is_validation",
+    "PhotoSet", "load_photo_set", "make_batch", "make_sample", "random_crop", "ab_prior", "rebalance_weights", "is_validation",
     "sampling_weights", "simulate_hints", "lab_planes", "iter_photos", "read_image_bytes",
+    "imagenet_labelled", "validation_half",
 ]
+
+
+def imagenet_labelled(root: Path, limit: int | None = None) -> list[tuple[int, np.ndarray]]:
+    """(ImageNet class index, RGB) for the ImageNet sample photos under ``root`` (files named
+    ``<wnid>_<label>.jpg``, one per class; the class index is the wnid's rank, as in ImageNet)."""
+    items = [(Path(n).name, d) for n, d in iter_photos(root) if source_of(n) == "imagenet-sample"]
+    wnids = sorted({name.split("_")[0] for name, _ in items})
+    if len(wnids) != 1000:
+        raise ValueError(f"expected the 1000-class ImageNet sample under {root}, found {len(wnids)} classes")
+    index = {w: i for i, w in enumerate(wnids)}
+    out = []
+    for name, blob in sorted(items)[:limit]:
+        rgb = read_image_bytes(blob)
+        if rgb is not None:
+            out.append((index[name.split("_")[0]], rgb))
+    return out

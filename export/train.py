@@ -1,19 +1,34 @@
-"""``rehue-train``: train the colorization network on colour photos.
+"""``rehue-train``: train the colorization network on colour photos, in stages.
 
-Loss: class-rebalanced cross-entropy over the contract's quantised ab bins (Zhang et al. 2016,
-keeps colours from washing out to sepia) plus a Huber term on the annealed-mean ab, which is what
-the app shows and what makes a hint's colour come out exactly. Checkpoints are written every
-``--ckpt-every`` steps and ``--resume`` continues from the last one.
+A plan is a list of stages, each ``KIND:SIZE:LENGTH`` (``--plan frozen:160:8m,finetune:224:12m``):
+
+- ``frozen``: the pretrained encoder is frozen (eval mode, no gradients); only the decoder learns.
+  Cheap, and it cannot erase the ImageNet prior (a full fine-tune at a high learning rate erased
+  it within ~5k crops in a probe).
+- ``finetune``: everything learns, the encoder at ``--encoder-lr-mult`` of the decoder's rate,
+  on photos at least ``--finetune-min-side`` px on their short side: the app's scale.
+- ``full``: everything at one learning rate.
+
+SIZE is the square crop side; LENGTH is minutes (``12m``) or steps (``3000s``). Each stage has its own
+warm-up and cosine decay. Before training, a pre-flight check classifies ImageNet sample photos
+with the encoder as built and stops if it no longer recognises them (see ``model.encoder_top1``).
+
+Loss: class-rebalanced cross-entropy over the contract's quantised ab bins (Zhang et al. 2016)
+plus a Huber term on the annealed-mean ab (what the app shows): where the network is unsure, the
+Huber term pulls the annealed mean towards the muted average rather than a vivid wrong guess.
+An exponential moving average of the weights is kept and is what rehue-export ships.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,90 +37,180 @@ import torch.nn.functional as F
 
 from rehue import contract
 from rehue_export import data
-from rehue_export.model import ColorizerNet, count_parameters
+from rehue_export.model import ColorizerNet, count_parameters, encoder_top1
 
 log = logging.getLogger("rehue.train")
+
+PREFLIGHT_MIN_TOP1 = 0.5  # gray-input top-1 of the encoder as built is about 0.73; broken ones score ~0.01
+
+
+@dataclass(frozen=True)
+class Stage:
+    kind: str  # frozen | finetune | full
+    size: int
+    minutes: float | None = None
+    steps: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Stage:
+        kind, size, length = text.split(":")
+        if kind not in ("frozen", "finetune", "full"):
+            raise argparse.ArgumentTypeError(f"stage kind {kind!r}: use frozen, finetune or full")
+        if int(size) % contract.STRIDE:
+            raise argparse.ArgumentTypeError(f"crop size {size} is not a multiple of {contract.STRIDE}")
+        if length.endswith("m"):
+            return cls(kind, int(size), minutes=float(length[:-1]))
+        return cls(kind, int(size), steps=int(length.rstrip("s")))
+
+    def progress(self, step: int, elapsed: float) -> float:
+        """0 at the stage's start, 1 at its end."""
+        if self.minutes is not None:
+            return elapsed / (60 * self.minutes)
+        return step / max(1, self.steps or 1)
+
+
+def parse_plan(text: str) -> list[Stage]:
+    return [Stage.parse(s) for s in text.split(",") if s]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="rehue-train", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder of .tar shards or photos")
-    p.add_argument("--out", type=Path, default=Path("runs/latest"), help="run folder: checkpoints, logs, cache")
-    p.add_argument("--cache", type=Path, default=None, help="photo cache .npz (built from --data if missing)")
-    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--out", type=Path, default=Path("runs/latest"), help="run folder: checkpoints, logs")
+    p.add_argument("--plan", type=parse_plan, default=parse_plan("frozen:128:3000s"))
     p.add_argument("--batch", type=int, default=24)
-    p.add_argument("--size", type=int, default=128, help="training crop side, a multiple of 32")
     p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--encoder-lr-mult", type=float, default=0.1)
+    p.add_argument("--finetune-min-side", type=int, default=160)
     p.add_argument("--huber-weight", type=float, default=5.0)
-    p.add_argument("--val-every", type=int, default=250)
-    p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--rebalance", type=float, default=0.5, help="λ of the class rebalancing (1 = none)")
+    p.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average (0 = off)")
+    p.add_argument("--val-every", type=float, default=2.0, help="minutes between validations")
+    p.add_argument("--ckpt-every", type=float, default=1.0, help="minutes between checkpoints")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--workers", type=int, default=0, help="data loader processes (0: in the training process)")
+    p.add_argument("--max-side", type=int, default=320, help="photos are held at most this long")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (always on with CUDA)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--p-none", type=float, default=0.5, help="share of training images given no hints")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--warm-restart", action="store_true",
-                   help="with --resume: start a new warm-up + cosine LR segment at the resumed step "
-                        "(for continuing a finished run, e.g. from models/checkpoints/*.pt)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (or --init)")
+    p.add_argument("--init", type=Path, default=None, help="start from these weights (a checkpoint), fresh schedule")
+    p.add_argument("--skip-preflight", action="store_true")
     return p.parse_args(argv)
 
 
-def loss_fn(
-    model: ColorizerNet, batch: dict[str, torch.Tensor], class_w: torch.Tensor, huber_weight: float
-) -> tuple[torch.Tensor, dict[str, float]]:
+def loss_fn(model: ColorizerNet, batch: dict[str, torch.Tensor], class_w: torch.Tensor, huber_weight: float,
+            frozen_encoder: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Rebalanced CE at 1/4 resolution + Huber on the full-resolution annealed mean."""
-    logits = model.forward_logits(batch["L"], batch["hint_ab"], batch["hint_mask"])
+    if frozen_encoder:
+        with torch.no_grad():
+            feats = model.encoder(batch["L"])
+    else:
+        feats = model.encoder(batch["L"])
+    logits = model.decoder.forward_logits(feats, batch["hint_ab"], batch["hint_mask"])
     ab_pred, _ = model.decode(logits, batch["L"].shape[2:])
     ab_low = F.avg_pool2d(batch["ab"], contract.PROBS_STRIDE)  # (N, 2, H/4, W/4)
-    ab_low = ab_low.permute(0, 2, 3, 1)  # (N, h, w, 2)
-    d = ((ab_low[..., None, :] - model.ab_bins) ** 2).sum(-1)  # (N, h, w, Q)
+    d = ((ab_low.permute(0, 2, 3, 1)[..., None, :] - model.decoder.ab_bins) ** 2).sum(-1)  # (N, h, w, Q)
     target = d.argmin(-1)  # (N, h, w)
     ce = F.cross_entropy(logits.float(), target, reduction="none")
     ce = (ce * class_w[target]).mean()
     huber = F.smooth_l1_loss(ab_pred.float(), batch["ab"], beta=0.05)
-    total = ce + huber_weight * huber
-    return total, {"ce": float(ce), "huber": float(huber)}
+    return ce + huber_weight * huber, {"ce": ce.detach(), "huber": huber.detach()}
 
 
-def learning_rate(peak: float, step: int, start: int, end: int) -> float:
-    """Linear warm-up over 200 steps, then cosine decay to zero at ``end``; the segment starts at
-    ``start`` (0 for a fresh run, the resumed step for a warm restart)."""
-    t = step - start
-    return peak * min(1.0, (t + 1) / 200) * 0.5 * (1 + math.cos(math.pi * t / max(1, end - start)))
+def learning_rate(peak: float, progress: float, warmup: float = 0.03) -> float:
+    """Linear warm-up over the first ``warmup`` of a stage, then cosine decay to zero at its end."""
+    progress = min(max(progress, 0.0), 1.0)
+    return peak * min(1.0, (progress + 1e-3) / warmup) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def to_tensors(batch: dict[str, np.ndarray], device: str) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+class Crops(torch.utils.data.Dataset):
+    """Random training crops of photos drawn with the given probabilities; item i is reproducible."""
+
+    def __init__(self, photos: data.PhotoSet, probs: np.ndarray, size: int, p_none: float, seed: int,
+                 length: int = 10_000_000) -> None:
+        self.photos, self.probs, self.size, self.p_none, self.seed = photos, probs, size, p_none, seed
+        self.length = length
+        self.cdf = np.cumsum(probs)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, i])
+        k = min(int(np.searchsorted(self.cdf, rng.random() * self.cdf[-1])), len(self.cdf) - 1)
+        s = data.make_sample(self.photos.images[k], self.size, rng, self.p_none)
+        # Half precision between processes halves the shared-memory traffic; exact enough for
+        # inputs in [-1, 1] (steps of 1/1024 at most) and restored to float32 on the device.
+        return {k: v.astype(np.uint8 if k == "hint_mask" else np.float16) for k, v in s.items()}
+
+
+def to_device(batch: dict, device: str, channels_last: bool = False) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in batch.items():
+        t = v if isinstance(v, torch.Tensor) else torch.from_numpy(v)
+        t = t.to(device, non_blocking=True).float()
+        out[k] = t.contiguous(memory_format=torch.channels_last) if channels_last and k == "L" else t
+    return out
 
 
 @torch.no_grad()
 def validate(model: ColorizerNet, val_batches: list[dict[str, np.ndarray]], device: str) -> dict[str, float]:
-    """Mean ab error and PSNR of the L+ab reconstruction, with and without the batch's hints."""
+    """PSNR of the L+ab reconstruction against gray's, and colourfulness, with the batch's hints."""
+    was = model.training
     model.eval()
-    errs, psnrs, colourful = [], [], []
+    psnrs, gray_psnrs, colourful = [], [], []
     for b in val_batches:
-        t = to_tensors(b, device)
+        t = to_device(b, device)
         ab, _ = model(t["L"], t["hint_ab"], t["hint_mask"])
         ab = ab.float().cpu().numpy()
         for i in range(len(ab)):
-            lab = np.concatenate([
-                b["L"][i, 0, :, :, None] * contract.L_SCALE + contract.L_CENTER,
-                contract.denormalise_ab(ab[i].transpose(1, 2, 0)),
-            ], -1)
-            true = np.concatenate([
-                b["L"][i, 0, :, :, None] * contract.L_SCALE + contract.L_CENTER,
-                contract.denormalise_ab(b["ab"][i].transpose(1, 2, 0)),
-            ], -1)
-            pr = np.clip(contract.lab_to_rgb(lab), 0, 1) * 255
-            tr = np.clip(contract.lab_to_rgb(true), 0, 1) * 255
-            mse = float(((pr - tr) ** 2).mean())
-            psnrs.append(10 * math.log10(255**2 / max(mse, 1e-6)))
-            rg = pr[..., 0] - pr[..., 1]
-            yb = 0.5 * (pr[..., 0] + pr[..., 1]) - pr[..., 2]
-            colourful.append(float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())))
-        errs.append(float(np.abs(ab - b["ab"]).mean() * contract.AB_SCALE))
-    model.train()
-    return {"ab_mae": float(np.mean(errs)), "psnr": float(np.mean(psnrs)), "colourfulness": float(np.mean(colourful))}
+            lum = b["L"][i, 0, :, :, None] * contract.L_SCALE + contract.L_CENTER
+            tr = np.clip(contract.lab_to_rgb(np.concatenate([lum, contract.denormalise_ab(b["ab"][i].transpose(1, 2, 0))], -1)), 0, 1) * 255
+            for dst, ab_i in ((psnrs, ab[i]), (gray_psnrs, np.zeros_like(ab[i]))):
+                pr = np.clip(contract.lab_to_rgb(np.concatenate([lum, contract.denormalise_ab(ab_i.transpose(1, 2, 0))], -1)), 0, 1) * 255
+                dst.append(10 * math.log10(255**2 / max(float(((pr - tr) ** 2).mean()), 1e-6)))
+                if dst is psnrs:
+                    rg = pr[..., 0] - pr[..., 1]
+                    yb = 0.5 * (pr[..., 0] + pr[..., 1]) - pr[..., 2]
+                    colourful.append(float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())))
+    model.train(was)
+    return {"psnr": float(np.mean(psnrs)), "gray_psnr": float(np.mean(gray_psnrs)), "colourfulness": float(np.mean(colourful))}
+
+
+class WeightAverage:
+    """Exponential moving average of a model's weights and buffers (what gets exported)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.state = {k: v.detach().clone().float() if v.is_floating_point() else v.detach().clone()
+                      for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.state[k].lerp_(v.detach().float(), 1 - self.decay)
+            else:
+                self.state[k].copy_(v)
+
+
+def preflight(model: ColorizerNet, root: Path, device: str, n: int = 200) -> float | None:
+    """Top-1 of the encoder as built on gray ImageNet sample photos; raises when it is broken."""
+    try:
+        photos = data.imagenet_labelled(root)
+    except ValueError as exc:
+        log.warning("pre-flight skipped: %s", exc)
+        return None
+    photos = photos[:: max(1, len(photos) // n)][:n]
+    top1 = encoder_top1(model.encoder, photos, device=device)
+    log.info("pre-flight: encoder top-1 on %d gray ImageNet sample photos: %.1f %%", len(photos), 100 * top1)
+    if top1 < PREFLIGHT_MIN_TOP1:
+        raise SystemExit(f"pre-flight failed: the encoder as built classifies only {100 * top1:.1f} % of ImageNet "
+                         f"sample photos (expected ~73 %): its activations, padding or stem no longer match the "
+                         f"pretrained weights")
+    return top1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,98 +221,147 @@ def main(argv: list[str] | None = None) -> int:
     fh = logging.FileHandler(args.out / "train.log")
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(fh)
-    rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
+    cuda = args.device.startswith("cuda")
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if not args.data.exists():
+        log.error("no training photos at %s: pass --data FOLDER (see ../shared/data/README.md)", args.data)
+        return 2
 
-    cache_path = args.cache or args.out / "photos.npz"
-    if cache_path.exists():
-        cache = data.PhotoCache.load(cache_path)
-    else:
-        if not args.data.exists():
-            log.error("no training photos at %s: pass --data FOLDER (see ../shared/data/README.md)", args.data)
-            return 2
-        cache = data.build_cache(args.data)
-        cache.save(cache_path)
-    val_mask = np.array([data.is_validation(n) for n in cache.names])
-    train, val = cache.subset(~val_mask), cache.subset(val_mask)
-    log.info("photos: %d train, %d validation; sources %s", len(train.images), len(val.images),
+    photos = data.load_photo_set(args.data, args.max_side, workers=max(1, args.workers))
+    val_mask = np.array([data.is_validation(n) for n in photos.names])
+    train, val = photos.subset(~val_mask), photos.subset(val_mask)
+    log.info("photos: %d train, %d validation; train sources %s", len(train.images), len(val.images),
              {s: int((train.sources == s).sum()) for s in sorted(set(train.sources.tolist()))})
 
-    model = ColorizerNet(pretrained=not args.resume).to(args.device)
-    log.info("model: %d parameters", count_parameters(model))
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    step = 0
-    prior_path = args.out / "ab_prior.npy"
+    model = ColorizerNet(pretrained=True)
+    state = None
     if args.resume and (args.out / "last.pt").exists():
-        ckpt = torch.load(args.out / "last.pt", map_location=args.device, weights_only=False)
-        missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
-        if unexpected:
-            raise SystemExit(f"checkpoint has weights this network lacks: {unexpected[:5]}")
-        if missing:  # layers added since (zero-initialised): fresh optimizer state for all
-            log.info("resuming with %d new parameter tensors: %s", len(missing), ", ".join(missing[:6]))
-        elif ckpt.get("opt") is None:  # a weights-only checkpoint, e.g. models/checkpoints/*.pt
-            log.info("resuming from weights only: fresh optimizer state")
-        else:
-            opt.load_state_dict(ckpt["opt"])
-        step = int(ckpt["step"])
-        rng = np.random.default_rng(args.seed + step)
-        log.info("resumed at step %d", step)
-        if missing:
-            torch.save({"model": ckpt["model"], "opt": None, "step": step}, args.out / f"before-step{step}.pt")
-    if prior_path.exists():
-        prior = np.load(prior_path)
-    else:
-        prior = data.ab_prior(train, rng)
-        np.save(prior_path, prior)
-    class_w = torch.from_numpy(data.rebalance_weights(prior)).to(args.device)
+        state = torch.load(args.out / "last.pt", map_location="cpu", weights_only=False)
+    elif args.init:
+        state = {"model": torch.load(args.init, map_location="cpu", weights_only=False)["model"], "step": 0}
+    if state is not None:
+        model.load_state_dict(state["model"], strict=True)
+    if not args.skip_preflight and state is None:
+        preflight(model, args.data, "cpu")
+    model.to(args.device)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    log.info("model: %d parameters (encoder %d, decoder %d)", count_parameters(model),
+             count_parameters(model.encoder), count_parameters(model.decoder))
 
+    rng = np.random.default_rng(args.seed)
+    prior_path = args.out / "ab_prior.npy"
+    prior = np.load(prior_path) if prior_path.exists() else data.ab_prior(train, rng)
+    np.save(prior_path, prior)
+    class_w = torch.from_numpy(data.rebalance_weights(prior, lam=args.rebalance)).to(args.device)
     vrng = np.random.default_rng(1234)
-    val_sel = vrng.choice(len(val.images), size=min(192, len(val.images)), replace=False)
-    val_auto = [data.make_batch(val, val_sel[i:i + 32], args.size, vrng, p_none=1.0) for i in range(0, len(val_sel), 32)]
-    val_hint = [data.make_batch(val, val_sel[i:i + 32], args.size, vrng, p_none=0.0) for i in range(0, len(val_sel), 32)]
+    val_sel = vrng.choice(len(val.images), size=min(256, len(val.images)), replace=False)
+    val_size = max(s.size for s in args.plan)
+    val_auto = [data.make_batch(val, val_sel[i:i + 32], val_size, vrng, p_none=1.0) for i in range(0, len(val_sel), 32)]
+    val_hint = [data.make_batch(val, val_sel[i:i + 32], val_size, vrng, p_none=0.0) for i in range(0, len(val_sel), 32)]
 
-    probs = data.sampling_weights(train.sources)
-    use_amp = args.device.startswith("cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    model.train()
+    ema = WeightAverage(model, args.ema) if args.ema else None
+    if ema and state is not None and "ema" in state:
+        ema.state = {k: v.to(args.device) for k, v in state["ema"].items()}
+    step = int(state.get("step", 0)) if (state and args.resume) else 0
+    first_stage = int(state.get("stage", 0)) if (state and args.resume) else 0
+    stage_step0 = int(state.get("stage_step", 0)) if (state and args.resume) else 0
+    elapsed0 = float(state.get("stage_elapsed", 0.0)) if (state and args.resume) else 0.0
     history_path = args.out / "history.jsonl"
-    t0, seen = time.time(), 0
-    seg0 = step if args.warm_restart else 0  # where this run's LR schedule starts
-    if step >= args.steps:
-        log.error("already at step %d: pass a larger --steps to train on", step)
-        return 2
-    while step < args.steps:
-        lr = learning_rate(args.lr, step, seg0, args.steps)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        idx = rng.choice(len(train.images), size=args.batch, p=probs)
-        batch = to_tensors(data.make_batch(train, idx, args.size, rng, p_none=args.p_none), args.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            loss, parts = loss_fn(model, batch, class_w, args.huber_weight)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        step += 1
-        seen += args.batch
-        if step % 20 == 0:
-            rate = seen / (time.time() - t0)
-            eta = (args.steps - step) * args.batch / max(rate, 1e-6)
-            log.info("step %d/%d loss %.4f ce %.4f huber %.4f lr %.2e  %.1f img/s  eta %.0f min",
-                     step, args.steps, float(loss), parts["ce"], parts["huber"], lr, rate, eta / 60)
-        if step % args.ckpt_every == 0 or step == args.steps:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "args": vars(args) | {"data": str(args.data), "out": str(args.out), "cache": str(args.cache)}},
-                       args.out / "tmp.pt")
-            (args.out / "tmp.pt").replace(args.out / "last.pt")
-        if step % args.val_every == 0 or step == args.steps:
-            auto = validate(model, val_auto, args.device)
-            hint = validate(model, val_hint, args.device)
-            rec = {"step": step, "auto": auto, "hints": hint, "images_seen": seen, "time_s": time.time() - t0}
-            log.info("validation %s", json.dumps(rec))
-            with history_path.open("a") as f:
-                f.write(json.dumps(rec) + "\n")
+    use_bf16 = cuda or args.bf16
+    t_last_ckpt = t_last_val = time.time()
+
+    def save(stage_idx: int, stage_step: int, stage_elapsed: float = 0.0) -> None:
+        ckpt = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "step": step,
+                "stage": stage_idx, "stage_step": stage_step, "stage_elapsed": stage_elapsed, "plan": [s.__dict__ for s in args.plan],
+                "args": {k: str(v) for k, v in vars(args).items()}}
+        if ema:
+            ckpt["ema"] = {k: v.cpu() for k, v in ema.state.items()}
+        torch.save(ckpt, args.out / "tmp.pt")
+        (args.out / "tmp.pt").replace(args.out / "last.pt")
+
+    for stage_idx in range(first_stage, len(args.plan)):
+        stage = args.plan[stage_idx]
+        frozen = stage.kind == "frozen"
+        pool = train
+        if stage.kind == "finetune":
+            pool = train.subset(train.short_sides() >= args.finetune_min_side)
+        probs = data.sampling_weights(pool.sources)
+        log.info("stage %d %s at %d px on %d photos %s", stage_idx, stage.kind, stage.size, len(pool.images),
+                 {s: round(float(probs[pool.sources == s].sum()), 3) for s in sorted(set(pool.sources.tolist()))})
+        model.encoder.requires_grad_(not frozen)
+        model.encoder.head.requires_grad_(False)
+        enc_params = [p for n, p in model.encoder.named_parameters() if ".head." not in f".{n}" and not n.startswith("head.")]
+        groups = [{"params": list(model.decoder.parameters()), "mult": 1.0}]
+        if not frozen:
+            groups.append({"params": enc_params, "mult": 1.0 if stage.kind == "full" else args.encoder_lr_mult})
+        opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=1e-4)
+        loader = torch.utils.data.DataLoader(
+            Crops(pool, probs, stage.size, args.p_none, seed=args.seed * 1000 + stage_idx * 100 + step % 97),
+            batch_size=args.batch, num_workers=args.workers, pin_memory=cuda, persistent_workers=args.workers > 0,
+            prefetch_factor=4 if args.workers else None, shuffle=False,
+        )
+        t0, seen, stage_step = time.time(), 0, stage_step0
+        for batch in loader:
+            prog = stage.progress(stage_step, elapsed0 + time.time() - t0)
+            if prog >= 1.0:
+                break
+            for g in opt.param_groups:
+                g["lr"] = learning_rate(args.lr, prog) * g["mult"]
+            model.train()
+            if frozen:
+                model.encoder.eval()
+            b = to_device(batch, args.device, cuda)
+            with torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                loss, parts = loss_fn(model, b, class_w, args.huber_weight, frozen)
+            if step < 200 and not torch.isfinite(loss):
+                raise SystemExit(f"loss is {float(loss)} at step {step}: lower --lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if ema:
+                ema.update(model)
+            step += 1
+            stage_step += 1
+            seen += len(b["L"])
+            if step % 50 == 0:
+                rate = seen / (time.time() - t0)
+                log.info("stage %d step %d (%.0f %%) loss %.4f ce %.4f huber %.4f lr %.2e  %.0f img/s",
+                         stage_idx, step, 100 * prog, float(loss), parts["ce"], parts["huber"], opt.param_groups[0]["lr"], rate)
+            now = time.time()
+            if now - t_last_ckpt > 60 * args.ckpt_every:
+                save(stage_idx, stage_step, elapsed0 + now - t0)
+                t_last_ckpt = now
+            if now - t_last_val > 60 * args.val_every:
+                t_last_val = now
+                record_validation(model, ema, val_auto, val_hint, args.device, step, stage_idx, seen, history_path)
+        save(stage_idx + 1, 0)
+        record_validation(model, ema, val_auto, val_hint, args.device, step, stage_idx, seen, history_path)
+        del loader
+        stage_step0, elapsed0 = 0, 0.0
     log.info("done: %d steps, checkpoint %s", step, args.out / "last.pt")
     return 0
+
+
+def record_validation(model: ColorizerNet, ema: WeightAverage | None, val_auto: list, val_hint: list, device: str,
+                      step: int, stage: int, seen: int, history_path: Path) -> None:
+    """Validation of the live weights and of their moving average, logged and appended to history."""
+    rec: dict = {"step": step, "stage": stage, "images_seen": seen, "time": time.time()}
+    rec["auto"] = validate(model, val_auto, device)
+    rec["hints"] = validate(model, val_hint, device)
+    if ema:
+        shadow = copy.deepcopy(model)
+        shadow.load_state_dict({k: v.to(next(model.parameters()).dtype) if v.is_floating_point() else v for k, v in ema.state.items()})
+        rec["ema_auto"] = validate(shadow, val_auto, device)
+        rec["ema_hints"] = validate(shadow, val_hint, device)
+        del shadow
+    log.info("validation %s", json.dumps(rec))
+    with history_path.open("a") as f:
+        f.write(json.dumps(rec) + "\n")
 
 
 if __name__ == "__main__":
