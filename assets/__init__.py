@@ -1,1 +1,1 @@
-"""Icons, the desktop entry and sample photos (installed as rehue_assets)."""
+"""Icons, the desktop entry and sample photos (installed as assets)."""

@@ -67,7 +67,7 @@ class Zhang2017(nn.Module):
 
 def build_onnx(path: Path) -> Path:
     """Export the randomly initialised network with our exporter, names and metadata."""
-    from rehue_export.onnx_export import export_onnx
+    from export.onnx_export import export_onnx
 
     torch.manual_seed(0)
     model = Zhang2017().eval()

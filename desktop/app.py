@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from rehue.resources import assets_dir
-    from rehue_desktop.dialogs import show_crash_dialog
-    from rehue_desktop.main_window import MainWindow
+    from desktop.dialogs import show_crash_dialog
+    from desktop.main_window import MainWindow
 
     QCoreApplication.setOrganizationName("Rehue")
     QCoreApplication.setApplicationName("Rehue")

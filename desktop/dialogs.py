@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from rehue.batch import BatchOptions, BatchProgress, BatchResult, plan_batch
 from rehue.logsetup import log_file
-from rehue_desktop import workers
+from desktop import workers
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ from rehue.contract import Hint
 from rehue.engine import Colorizer, EngineError
 from rehue.logsetup import log_file
 from rehue.resources import assets_dir
-from rehue_desktop import workers
-from rehue_desktop.dialogs import BatchDialog, SettingsDialog
-from rehue_desktop.hints import HintStore
-from rehue_desktop.views import ImageView, hint_qcolor, qimage_from_rgb
+from desktop import workers
+from desktop.dialogs import BatchDialog, SettingsDialog
+from desktop.hints import HintStore
+from desktop.views import ImageView, hint_qcolor, qimage_from_rgb
 
 log = logging.getLogger(__name__)
 

@@ -49,8 +49,9 @@ def source_of(name: str) -> str:
     return parts[0] if len(parts) > 1 else "folder"
 
 
-def iter_photos(root: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, encoded bytes) for every image in the .tar shards or the plain files under ``root``."""
+def iter_photos(root: Path, with_origin: bool = False) -> Iterator[tuple]:
+    """(name, encoded bytes) for every image in the .tar shards or the plain files under ``root``;
+    with ``with_origin`` a third item says whether it came from a training shard (.tar)."""
     paths = sorted(root.rglob("*")) if root.is_dir() else [root]
     for path in paths:
         if path.suffix == ".tar":
@@ -59,9 +60,10 @@ def iter_photos(root: Path) -> Iterator[tuple[str, bytes]]:
                     if member.isfile() and Path(member.name).suffix.lower() in IMAGE_SUFFIXES:
                         f = tar.extractfile(member)
                         if f is not None:
-                            yield member.name, f.read()
+                            yield (member.name, f.read(), True) if with_origin else (member.name, f.read())
         elif path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            yield str(path.relative_to(root if root.is_dir() else path.parent)), path.read_bytes()
+            name = str(path.relative_to(root if root.is_dir() else path.parent))
+            yield (name, path.read_bytes(), False) if with_origin else (name, path.read_bytes())
 
 
 def is_bsd100(name: str, shape: tuple[int, ...]) -> bool:
@@ -269,17 +271,24 @@ __all__ = [
 ]
 
 
+IMAGENET_WNIDS = Path(__file__).with_name("imagenet_wnids.txt")  # the 1000 classes in ImageNet's order
+
+
 def imagenet_labelled(root: Path, limit: int | None = None) -> list[tuple[int, np.ndarray]]:
     """(ImageNet class index, RGB) for the ImageNet sample photos under ``root`` (files named
-    ``<wnid>_<label>.jpg``, one per class; the class index is the wnid's rank, as in ImageNet)."""
-    items = [(Path(n).name, d) for n, d in iter_photos(root) if source_of(n) == "imagenet-sample"]
-    wnids = sorted({name.split("_")[0] for name, _ in items})
-    if len(wnids) != 1000:
-        raise ValueError(f"expected the 1000-class ImageNet sample under {root}, found {len(wnids)} classes")
-    index = {w: i for i, w in enumerate(wnids)}
+    ``<wnid>_<label>.jpg``; the class index is the wnid's rank among ImageNet's 1000, listed in
+    ``imagenet_wnids.txt``). Raises ValueError when there are none."""
+    index = {w: i for i, w in enumerate(IMAGENET_WNIDS.read_text().split())}
     out = []
-    for name, blob in sorted(items)[:limit]:
+    for name, blob in iter_photos(root):
+        wnid = Path(name).name.split("_")[0]
+        if source_of(name) != "imagenet-sample" or wnid not in index:
+            continue
         rgb = read_image_bytes(blob)
         if rgb is not None:
-            out.append((index[name.split("_")[0]], rgb))
+            out.append((index[wnid], rgb))
+        if limit and len(out) >= limit:
+            break
+    if not out:
+        raise ValueError(f"no ImageNet sample photos under {root}")
     return out

@@ -1,10 +1,15 @@
 """``rehue-eval``: score an ONNX colorizer on colour photos, through the same engine the app uses.
 
-Each photo is centre-cropped to 256×256, turned gray, and colorized automatically and with
-simulated user hints (Zhang et al. 2017's protocol: 6×6 patches of the true mean colour, positions
-drawn from a normal distribution around the centre, 0/1/2/5/10/20/50/100 hints). Reported: PSNR
-(8-bit RGB), SSIM, mean CIEDE2000 and colourfulness (Hasler–Süsstrunk), for the model and for the
-gray baseline, overall and per source. Prints a table and writes JSON (and a contact sheet).
+Each photo (at most 512 px long) is turned gray and colorized as the app does it: prediction at the
+model's working size, chroma upsampled and recombined with the photo's own L. Automatic mode and
+simulated user hints (Zhang et al. 2017's protocol: 5×5 patches of the true mean colour, positions
+drawn from a normal distribution around the centre, 0/1/2/5/10/20/50/100 hints). Reported per source
+and overall: PSNR (8-bit RGB), SSIM, mean CIEDE2000 and colourfulness (Hasler–Süsstrunk), for the
+model and for the gray baseline, and the share of photos that automatic colour makes worse than
+gray by more than 1 dB. Prints a table and writes JSON (and a contact sheet).
+
+Which photos: from the training shards (.tar), the held-out validation split (or its 'test' or
+'tune' half); from plain files, every photo (``--split`` says otherwise, and what it skips is said).
 """
 
 from __future__ import annotations
@@ -22,41 +27,44 @@ import numpy as np
 
 from rehue import contract, photo_io
 from rehue.engine import Colorizer
-from rehue_export import data
-from rehue_export.metrics import colourfulness, mean_ciede2000, psnr, ssim
+from export import data
+from export.metrics import colourfulness, mean_ciede2000, psnr, ssim
 
 log = logging.getLogger("rehue.eval")
 
-EVAL_SIDE = 256
+EVAL_MAX_SIDE = 512
 HINT_COUNTS = (0, 1, 2, 5, 10, 20, 50, 100)
-PATCH = 6
+HINT_RADIUS = 2  # 5×5 patches, the app's default hint size
+WORSE_DB = 1.0
 
 
-def centre_square(rgb: np.ndarray, side: int = EVAL_SIDE) -> np.ndarray:
-    return data.square_crop(rgb, side)
-
-
-def hint_planes(lab: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Zhang 2017 evaluation hints: n patches of PATCH×PATCH, mean true ab, around the centre."""
-    h, w = lab.shape[:2]
-    hint_ab = np.zeros((2, h, w), np.float32)
-    mask = np.zeros((1, h, w), np.float32)
+def zhang_hints(ab_work: np.ndarray, n: int, rng: np.random.Generator) -> list[contract.Hint]:
+    """Zhang 2017 evaluation hints on a working-size ab image (h, w, 2): n patches around the
+    centre, each the mean true colour of its patch."""
+    h, w = ab_work.shape[:2]
+    r = HINT_RADIUS
+    hints = []
     for _ in range(n):
-        cy = int(np.clip(rng.normal(h / 2, h / 4), 0, h - PATCH))
-        cx = int(np.clip(rng.normal(w / 2, w / 4), 0, w - PATCH))
-        patch = lab[cy:cy + PATCH, cx:cx + PATCH, 1:].reshape(-1, 2).mean(0)
-        hint_ab[:, cy:cy + PATCH, cx:cx + PATCH] = contract.normalise_ab(patch)[:, None, None]
-        mask[:, cy:cy + PATCH, cx:cx + PATCH] = 1
-    return hint_ab, mask
+        cy = int(np.clip(rng.normal(h / 2, h / 4), 0, h - 1))
+        cx = int(np.clip(rng.normal(w / 2, w / 4), 0, w - 1))
+        a, b = ab_work[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1].reshape(-1, 2).mean(0)
+        hints.append(contract.Hint((cx + 0.5) / w, (cy + 0.5) / h, float(a), float(b), r))
+    return hints
 
 
-def colorize_planes(colorizer: Colorizer, gray: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    l_work = colorizer.prepare(gray, working_size=EVAL_SIDE).l_work
-    chroma = colorizer.predict_planes(l_work, hint_ab, mask)
-    return colorizer.render(gray, chroma)
+def gray_of(truth: np.ndarray) -> np.ndarray:
+    """The gray baseline: the photo's own L with no chroma, as 8-bit RGB."""
+    lab = contract.rgb_to_lab(truth)
+    return (np.clip(contract.lab_to_rgb(np.dstack([lab[..., 0], np.zeros_like(lab[..., 1:])])), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: int = 0, sheet_n: int = 0) -> dict:
+def scores(out: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    return {"psnr": psnr(out, truth), "ssim": ssim(out, truth), "ciede2000": mean_ciede2000(out, truth),
+            "colourfulness": colourfulness(out)}
+
+
+def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: int = 0, sheet_n: int = 0,
+             hint_counts: tuple[int, ...] = HINT_COUNTS) -> dict:
     """Scores for every photo; returns the summary dict (and contact-sheet rows if asked).
 
     Each photo's simulated hints come from its own generator (seed, name): a photo's scores do not
@@ -66,28 +74,26 @@ def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: i
     sheet = []
     t0 = time.perf_counter()
     for name, rgb in photos:
-        truth = centre_square(rgb)
-        lab = contract.rgb_to_lab(truth)
-        # The gray baseline, and the model's input: the photo's own L with no chroma.
-        gray_rgb = (np.clip(contract.lab_to_rgb(np.dstack([lab[..., 0], np.zeros_like(lab[..., 1:])])), 0, 1) * 255 + 0.5).astype(np.uint8)
+        truth = data.fit_long_side(rgb, EVAL_MAX_SIDE)
+        gray_rgb = gray_of(truth)
         l_only = np.ascontiguousarray(gray_rgb[..., 0])
-        rec = {"name": name, "source": data.source_of(name),
-               "gray": {"psnr": psnr(gray_rgb, truth), "ssim": ssim(gray_rgb, truth), "ciede2000": mean_ciede2000(gray_rgb, truth), "colourfulness": colourfulness(gray_rgb)},
+        prepared = colorizer.prepare(l_only)
+        h, w = prepared.l_work.shape
+        ab_work = contract.rgb_to_lab(cv2.resize(truth, (w, h), interpolation=cv2.INTER_AREA))[..., 1:]
+        rec = {"name": name, "source": data.source_of(name), "gray": scores(gray_rgb, truth),
                "truth_colourfulness": colourfulness(truth), "hints_psnr": {}}
         outs = {}
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-        for n in HINT_COUNTS:
-            hab, hm = hint_planes(lab, n, rng)
-            out = colorize_planes(colorizer, l_only, hab, hm)
+        for n in hint_counts:
+            out = colorizer.render(l_only, colorizer.predict(prepared, zhang_hints(ab_work, n, rng)))
             outs[n] = out
             rec["hints_psnr"][str(n)] = psnr(out, truth)
-        auto = outs[0]
-        rec["auto"] = {"psnr": psnr(auto, truth), "ssim": ssim(auto, truth), "ciede2000": mean_ciede2000(auto, truth), "colourfulness": colourfulness(auto)}
+        rec["auto"] = scores(outs[0], truth)
         rows.append(rec)
         if len(sheet) < sheet_n:
-            sheet.append((gray_rgb, auto, outs[10], truth))
+            sheet.append((gray_rgb, outs[0], outs.get(10, outs[0]), truth))
     elapsed = time.perf_counter() - t0
-    summary = summarise(rows)
+    summary = summarise(rows, hint_counts)
     summary["seconds"] = elapsed
     summary["model"] = {k: colorizer.metadata[k] for k in ("model_name", "model_version", "working_size")}
     return {"summary": summary, "per_image": rows, "sheet": sheet}
@@ -103,14 +109,16 @@ def _mean(rows: list[dict], *keys: str) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict], hint_counts: tuple[int, ...] = HINT_COUNTS) -> dict:
     def block(rs: list[dict]) -> dict:
+        worse = [r for r in rs if r["auto"]["psnr"] < r["gray"]["psnr"] - WORSE_DB]
         return {
             "images": len(rs),
             "auto": {m: _mean(rs, "auto", m) for m in ("psnr", "ssim", "ciede2000", "colourfulness")},
             "gray": {m: _mean(rs, "gray", m) for m in ("psnr", "ssim", "ciede2000", "colourfulness")},
             "truth_colourfulness": _mean(rs, "truth_colourfulness"),
-            "psnr_vs_hints": {str(n): _mean(rs, "hints_psnr", str(n)) for n in HINT_COUNTS},
+            "worse_than_gray_share": len(worse) / max(1, len(rs)),
+            "psnr_vs_hints": {str(n): _mean(rs, "hints_psnr", str(n)) for n in hint_counts},
         }
 
     out = {"all": block(rows)}
@@ -121,15 +129,16 @@ def summarise(rows: list[dict]) -> dict:
 
 def format_table(summary: dict) -> str:
     lines = [
-        f"{'set':<22}{'n':>5}{'PSNR auto':>11}{'gray':>7}{'Δ':>6}{'SSIM':>7}{'ΔE00':>7}{'gray':>7}{'colourf.':>10}{'truth':>7}   PSNR with 0/1/2/5/10/20/50/100 hints",
+        f"{'set':<22}{'n':>5}{'PSNR auto':>11}{'gray':>7}{'Δ':>6}{'worse':>7}{'SSIM':>7}{'ΔE00':>7}{'gray':>7}{'colourf.':>10}{'truth':>7}   PSNR with hints",
     ]
     for name, b in summary.items():
         if not isinstance(b, dict) or "auto" not in b:
             continue
         a, g = b["auto"], b["gray"]
-        hints = " ".join(f"{b['psnr_vs_hints'][str(n)]:.1f}" for n in HINT_COUNTS)
+        hints = " ".join(f"{n}:{v:.1f}" for n, v in b["psnr_vs_hints"].items())
         lines.append(
-            f"{name:<22}{b['images']:>5}{a['psnr']:>11.2f}{g['psnr']:>7.2f}{a['psnr'] - g['psnr']:>+6.2f}{a['ssim']:>7.3f}"
+            f"{name:<22}{b['images']:>5}{a['psnr']:>11.2f}{g['psnr']:>7.2f}{a['psnr'] - g['psnr']:>+6.2f}"
+            f"{100 * b['worse_than_gray_share']:>6.0f}%{a['ssim']:>7.3f}"
             f"{a['ciede2000']:>7.2f}{g['ciede2000']:>7.2f}{a['colourfulness']:>10.1f}{b['truth_colourfulness']:>7.1f}   {hints}"
         )
     return "\n".join(lines)
@@ -138,26 +147,46 @@ def format_table(summary: dict) -> str:
 def contact_sheet(rows: list[tuple[np.ndarray, ...]], side: int = 160) -> np.ndarray:
     """Rows of gray | automatic | 10 hints | truth, as one RGB image."""
     pad = 4
-    tiles = []
-    for row in rows:
-        tiles.append(np.hstack([np.pad(cv2.resize(t, (side, side), interpolation=cv2.INTER_AREA), ((pad, pad), (pad, pad), (0, 0)), constant_values=255) for t in row]))
-    return np.vstack(tiles)
+
+    def tile(t: np.ndarray) -> np.ndarray:
+        s = side / max(t.shape[:2])
+        small = cv2.resize(t, (max(1, round(t.shape[1] * s)), max(1, round(t.shape[0] * s))), interpolation=cv2.INTER_AREA)
+        box = np.full((side, side, 3), 255, np.uint8)
+        y0, x0 = (side - small.shape[0]) // 2, (side - small.shape[1]) // 2
+        box[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+        return np.pad(box, ((pad, pad), (pad, pad), (0, 0)), constant_values=255)
+
+    return np.vstack([np.hstack([tile(t) for t in row]) for row in rows])
+
+
+def in_split(name: str, from_shard: bool, split: str) -> bool:
+    """Whether ``name`` belongs to ``split``: 'all'; 'val' (the held-out names), 'test' or 'tune' (its
+    halves); 'auto' is 'val' for photos from training shards and 'all' for plain files."""
+    if split == "all" or (split == "auto" and not from_shard):
+        return True
+    if not data.is_validation(name):
+        return False
+    return split in ("auto", "val") or data.validation_half(name) == split
 
 
 def load_photos(root: Path, split: str, limit: int | None, seed: int, per_source: int | None,
-                skipped: list[str] | None = None) -> list[tuple[str, np.ndarray]]:
-    """Colour photos from shards or a folder; with split='val' only the held-out names.
+                skipped: list[str] | None = None, not_in_split: list[str] | None = None) -> list[tuple[str, np.ndarray]]:
+    """Colour photos from shards or a folder, those of ``split`` (see in_split).
 
     Grayscale photos are left out (their names appended to ``skipped``): they have no colour to
     score against, and their gray baseline is a perfect match (PSNR capped at 99 dB) that would
     swamp the mean: six such photos in the validation split moved the automatic Δ by 1.5 dB.
+    Photos outside the split are counted in ``not_in_split``.
     """
     found: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for name, blob in data.iter_photos(root):
-        if split == "val" and not data.is_validation(name):
+    for name, blob, from_shard in data.iter_photos(root, with_origin=True):
+        if not in_split(name, from_shard, split):
+            if not_in_split is not None:
+                not_in_split.append(name)
             continue
         rgb = data.read_image_bytes(blob)
         if rgb is None:
+            log.warning("cannot read %s: left out", name)
             continue
         if data.is_bsd100(name, rgb.shape):
             continue
@@ -182,8 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="rehue-eval", description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path, help="colour photos: a folder, or the .tar shards of ../shared/data")
     p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
-    p.add_argument("--split", choices=("val", "all"), default="val", help="only the held-out validation names (default)")
-    p.add_argument("--per-source", type=int, default=120, help="at most this many photos from each source")
+    p.add_argument("--split", choices=("auto", "val", "test", "tune", "all"), default="auto",
+                   help="auto (default): the held-out validation names of training shards, every plain file; "
+                        "test/tune: a half of the validation names")
+    p.add_argument("--per-source", type=int, default=150, help="at most this many photos from each source")
+    p.add_argument("--hints", default=",".join(map(str, HINT_COUNTS)), help="hint counts to score, comma-separated")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", type=Path, default=Path("eval.json"))
     p.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG")
@@ -194,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     colorizer = Colorizer(args.model, provider="cpu", refine_hints=not args.no_refine)
     skipped: list[str] = []
-    photos = load_photos(args.folder, args.split, args.limit, args.seed, args.per_source, skipped)
+    not_in_split: list[str] = []
+    photos = load_photos(args.folder, args.split, args.limit, args.seed, args.per_source, skipped, not_in_split)
+    if not_in_split:
+        print(f"scoring the '{args.split}' split: {len(not_in_split)} photos outside it were not scored", file=sys.stderr)
     if skipped:
         log.info("left out %d grayscale photos (no colour to score): %s", len(skipped), ", ".join(skipped[:10]))
     if not photos:
@@ -206,8 +241,12 @@ def main(argv: list[str] | None = None) -> int:
             by_src.setdefault(data.source_of(ph[0]), []).append(ph)
         mixed = [x for group in zip(*by_src.values()) for x in group]
         photos = mixed + [ph for ph in photos if ph not in mixed]
-    result = evaluate(colorizer, photos, args.seed, args.sheet_rows if args.sheet else 0)
+    counts = tuple(int(x) for x in args.hints.split(",") if x)
+    if 0 not in counts:
+        counts = (0, *counts)
+    result = evaluate(colorizer, photos, args.seed, args.sheet_rows if args.sheet else 0, counts)
     result["summary"]["grayscale_left_out"] = skipped
+    result["summary"]["split"] = {"name": args.split, "not_scored": len(not_in_split)}
     args.json.write_text(json.dumps({"summary": result["summary"], "per_image": result["per_image"]}, indent=1))
     print(format_table(result["summary"]))
     print(f"{len(photos)} photos in {result['summary']['seconds']:.0f} s; details in {args.json}")

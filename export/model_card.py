@@ -1,7 +1,7 @@
 """Write models/MODEL_CARD.md from the measured numbers: rehue-eval's JSON (with and without the
 engine's hint fusion and spreading), the training history and the exported model's metadata.
 
-    python -m rehue_export.model_card --eval eval.json --eval-net eval-net.json \
+    python -m export.model_card --eval eval.json --eval-net eval-net.json \
         --history runs/main/history.jsonl --model models/rehue-colorizer.onnx --sheet models/contact-sheet.jpg
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import onnx
 
 from rehue import contract
-from rehue_export.evaluate import HINT_COUNTS
+from export.evaluate import HINT_COUNTS
 
 
 def _row(name: str, b: dict) -> str:

@@ -19,7 +19,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from rehue import contract
-from rehue_export import data
+from export import data
 
 log = logging.getLogger("rehue.quantize")
 

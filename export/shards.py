@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rehue_export import data
+from export import data
 
 log = logging.getLogger("rehue.shards")
 

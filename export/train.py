@@ -5,6 +5,9 @@ A plan is a list of stages, each ``KIND:SIZE:LENGTH`` (``--plan frozen:160:8m,fi
 - ``frozen``: the pretrained encoder is frozen (eval mode, no gradients); only the decoder learns.
   Cheap, and it cannot erase the ImageNet prior (a full fine-tune at a high learning rate erased
   it within ~5k crops in a probe).
+- ``cached``: the same, for CPUs: the encoder's features of ``--cache-crops`` random crops are
+  computed once (and kept in the run folder), then the decoder trains on them with fresh simulated
+  hints each time (decoder-only with bf16 is several times faster than the whole network).
 - ``finetune``: everything learns, the encoder at ``--encoder-lr-mult`` of the decoder's rate,
   on photos at least ``--finetune-min-side`` px on their short side: the app's scale.
 - ``full``: everything at one learning rate.
@@ -36,17 +39,20 @@ import torch
 import torch.nn.functional as F
 
 from rehue import contract
-from rehue_export import data
-from rehue_export.model import ColorizerNet, count_parameters, encoder_top1
+from export import data
+from export.model import ColorizerNet, count_parameters, encoder_top1
 
 log = logging.getLogger("rehue.train")
 
 PREFLIGHT_MIN_TOP1 = 0.5  # gray-input top-1 of the encoder as built is about 0.73; broken ones score ~0.01
 
 
+KINDS = ("frozen", "cached", "finetune", "full")
+
+
 @dataclass(frozen=True)
 class Stage:
-    kind: str  # frozen | finetune | full
+    kind: str  # one of KINDS
     size: int
     minutes: float | None = None
     steps: int | None = None
@@ -54,8 +60,8 @@ class Stage:
     @classmethod
     def parse(cls, text: str) -> Stage:
         kind, size, length = text.split(":")
-        if kind not in ("frozen", "finetune", "full"):
-            raise argparse.ArgumentTypeError(f"stage kind {kind!r}: use frozen, finetune or full")
+        if kind not in KINDS:
+            raise argparse.ArgumentTypeError(f"stage kind {kind!r}: use one of {', '.join(KINDS)}")
         if int(size) % contract.STRIDE:
             raise argparse.ArgumentTypeError(f"crop size {size} is not a multiple of {contract.STRIDE}")
         if length.endswith("m"):
@@ -82,6 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--encoder-lr-mult", type=float, default=0.1)
     p.add_argument("--finetune-min-side", type=int, default=160)
+    p.add_argument("--cache-crops", type=int, default=20000, help="crops whose features a cached stage keeps (at 160 px; fewer when larger)")
     p.add_argument("--huber-weight", type=float, default=5.0)
     p.add_argument("--rebalance", type=float, default=0.5, help="λ of the class rebalancing (1 = none)")
     p.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average (0 = off)")
@@ -103,20 +110,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def loss_fn(model: ColorizerNet, batch: dict[str, torch.Tensor], class_w: torch.Tensor, huber_weight: float,
             frozen_encoder: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Rebalanced CE at 1/4 resolution + Huber on the full-resolution annealed mean."""
-    if frozen_encoder:
+    if "f4" in batch:  # a cached stage: the encoder's output is part of the batch
+        feats = (batch["f4"], batch["f8"], batch["f16"], batch["f32"])
+    elif frozen_encoder:
         with torch.no_grad():
             feats = model.encoder(batch["L"])
     else:
         feats = model.encoder(batch["L"])
     logits = model.decoder.forward_logits(feats, batch["hint_ab"], batch["hint_mask"])
-    ab_pred, _ = model.decode(logits, batch["L"].shape[2:])
+    ab_pred, _ = model.decode(logits, batch["ab"].shape[2:])
     ab_low = F.avg_pool2d(batch["ab"], contract.PROBS_STRIDE)  # (N, 2, H/4, W/4)
-    d = ((ab_low.permute(0, 2, 3, 1)[..., None, :] - model.decoder.ab_bins) ** 2).sum(-1)  # (N, h, w, Q)
-    target = d.argmin(-1)  # (N, h, w)
+    target = nearest_bins(ab_low)  # (N, h, w)
     ce = F.cross_entropy(logits.float(), target, reduction="none")
     ce = (ce * class_w[target]).mean()
     huber = F.smooth_l1_loss(ab_pred.float(), batch["ab"], beta=0.05)
     return ce + huber_weight * huber, {"ce": ce.detach(), "huber": huber.detach()}
+
+
+_BIN_LUT: dict[str, torch.Tensor] = {}
+
+
+def nearest_bins(ab_norm: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest contract ab bin for each pixel of (N, 2, h, w) normalised ab.
+
+    The bins are cells of a regular grid, so the nearest grid point (rounding) is the nearest bin
+    whenever it is a bin; a grid point that is not one (out of gamut) maps to the bin nearest to it.
+    A table lookup: the brute-force distance to all bins was most of a CPU training step."""
+    key = str(ab_norm.device)
+    if key not in _BIN_LUT:
+        n = int(round(2 * contract.AB_BIN_RANGE / contract.AB_BIN_STEP)) + 1
+        ia, ib = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        centres = np.stack([ia, ib], -1).astype(np.float32) * contract.AB_BIN_STEP - contract.AB_BIN_RANGE
+        _BIN_LUT[key] = torch.from_numpy(contract.nearest_ab_bin(centres)).to(ab_norm.device)  # (n, n)
+    lut = _BIN_LUT[key]
+    cells = ((ab_norm.float() * contract.AB_SCALE + contract.AB_BIN_RANGE) / contract.AB_BIN_STEP).round().long()
+    cells = cells.clamp(0, lut.shape[0] - 1)
+    return lut[cells[:, 0], cells[:, 1]]
 
 
 def learning_rate(peak: float, progress: float, warmup: float = 0.03) -> float:
@@ -144,6 +173,54 @@ class Crops(torch.utils.data.Dataset):
         # Half precision between processes halves the shared-memory traffic; exact enough for
         # inputs in [-1, 1] (steps of 1/1024 at most) and restored to float32 on the device.
         return {k: v.astype(np.uint8 if k == "hint_mask" else np.float16) for k, v in s.items()}
+
+
+FEATURES = ("f4", "f8", "f16", "f32")
+
+
+@torch.no_grad()
+def build_feature_cache(encoder: torch.nn.Module, photos: data.PhotoSet, probs: np.ndarray, size: int, n: int,
+                        seed: int, folder: Path, batch: int = 32) -> dict[str, np.ndarray]:
+    """The frozen encoder's features (float16) and the true ab (float16) of ``n`` random crops,
+    stored as .npy files in ``folder`` (memory-mapped when they are already there)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = (*FEATURES, "ab")
+    if all((folder / f"{k}.npy").exists() for k in names) and (folder / "done").exists():
+        log.info("feature cache: reusing %s", folder)
+        return {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in names}
+    encoder.eval()
+    crops = Crops(photos, probs, size, p_none=1.0, seed=seed)
+    out: dict[str, np.ndarray] = {}
+    t0 = time.time()
+    for i in range(0, n, batch):
+        items = [crops[j] for j in range(i, min(n, i + batch))]
+        l_norm = torch.from_numpy(np.stack([it["L"] for it in items]).astype(np.float32))
+        feats = encoder(l_norm)
+        arrays = dict(zip(FEATURES, (f.numpy().astype(np.float16) for f in feats)))
+        arrays["ab"] = np.stack([it["ab"] for it in items])
+        for k, v in arrays.items():
+            if k not in out:
+                out[k] = np.lib.format.open_memmap(folder / f"{k}.npy", mode="w+", dtype=np.float16, shape=(n, *v.shape[1:]))
+            out[k][i:i + len(v)] = v
+        if (i // batch) % 50 == 0:
+            log.info("feature cache: %d/%d crops at %d px, %.1f crops/s", i + len(items), n, size, (i + len(items)) / (time.time() - t0))
+    for v in out.values():
+        v.flush()
+    (folder / "done").write_text(str(n))
+    return out
+
+
+def cached_batches(cache: dict[str, np.ndarray], batch: int, p_none: float, seed: int):
+    """Endless batches of cached features with freshly simulated hints."""
+    rng = np.random.default_rng(seed)
+    n = len(cache["ab"])
+    while True:
+        idx = np.sort(rng.choice(n, batch, replace=False))
+        out = {k: torch.from_numpy(np.asarray(cache[k][idx])) for k in (*FEATURES, "ab")}
+        hints = [data.simulate_hints(ab.astype(np.float32), rng, p_none) for ab in out["ab"].numpy()]
+        out["hint_ab"] = torch.from_numpy(np.stack([h[0] for h in hints]))
+        out["hint_mask"] = torch.from_numpy(np.stack([h[1] for h in hints]))
+        yield out
 
 
 def to_device(batch: dict, device: str, channels_last: bool = False) -> dict[str, torch.Tensor]:
@@ -286,9 +363,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for stage_idx in range(first_stage, len(args.plan)):
         stage = args.plan[stage_idx]
-        frozen = stage.kind == "frozen"
+        frozen = stage.kind in ("frozen", "cached")
         pool = train
-        if stage.kind == "finetune":
+        if stage.kind in ("finetune", "cached") and stage.size >= 224:
             pool = train.subset(train.short_sides() >= args.finetune_min_side)
         probs = data.sampling_weights(pool.sources)
         log.info("stage %d %s at %d px on %d photos %s", stage_idx, stage.kind, stage.size, len(pool.images),
@@ -300,11 +377,18 @@ def main(argv: list[str] | None = None) -> int:
         if not frozen:
             groups.append({"params": enc_params, "mult": 1.0 if stage.kind == "full" else args.encoder_lr_mult})
         opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=1e-4)
-        loader = torch.utils.data.DataLoader(
-            Crops(pool, probs, stage.size, args.p_none, seed=args.seed * 1000 + stage_idx * 100 + step % 97),
-            batch_size=args.batch, num_workers=args.workers, pin_memory=cuda, persistent_workers=args.workers > 0,
-            prefetch_factor=4 if args.workers else None, shuffle=False,
-        )
+        stage_seed = args.seed * 1000 + stage_idx * 100 + step % 97
+        if stage.kind == "cached":
+            n_crops = int(args.cache_crops * min(1.0, (160 / stage.size) ** 2))  # the same memory at any size
+            cache = build_feature_cache(model.encoder, pool, probs, stage.size, n_crops, args.seed * 1000 + stage_idx,
+                                        args.out / f"features-{stage_idx}-{stage.size}")
+            loader = cached_batches(cache, args.batch, args.p_none, stage_seed)
+        else:
+            loader = torch.utils.data.DataLoader(
+                Crops(pool, probs, stage.size, args.p_none, seed=stage_seed),
+                batch_size=args.batch, num_workers=args.workers, pin_memory=cuda, persistent_workers=args.workers > 0,
+                prefetch_factor=4 if args.workers else None, shuffle=False,
+            )
         t0, seen, stage_step = time.time(), 0, stage_step0
         for batch in loader:
             prog = stage.progress(stage_step, elapsed0 + time.time() - t0)
@@ -327,11 +411,11 @@ def main(argv: list[str] | None = None) -> int:
                 ema.update(model)
             step += 1
             stage_step += 1
-            seen += len(b["L"])
+            seen += len(b["ab"])
             if step % 50 == 0:
                 rate = seen / (time.time() - t0)
                 log.info("stage %d step %d (%.0f %%) loss %.4f ce %.4f huber %.4f lr %.2e  %.0f img/s",
-                         stage_idx, step, 100 * prog, float(loss), parts["ce"], parts["huber"], opt.param_groups[0]["lr"], rate)
+                         stage_idx, step, 100 * prog, float(loss.detach()), parts["ce"], parts["huber"], opt.param_groups[0]["lr"], rate)
             now = time.time()
             if now - t_last_ckpt > 60 * args.ckpt_every:
                 save(stage_idx, stage_step, elapsed0 + now - t0)

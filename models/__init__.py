@@ -1,1 +1,1 @@
-"""The shipped colorization model(s), their manifest and model card (installed as rehue_models)."""
+"""The shipped colorization model(s), their manifest and model card (installed as models)."""

@@ -18,7 +18,7 @@ def main() -> int:
         if args and args[0] == "batch":
             args = args[1:]
         return batch_main(args)
-    from rehue_desktop.app import main as app_main
+    from desktop.app import main as app_main
 
     return app_main(sys.argv)
 

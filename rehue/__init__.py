@@ -2,7 +2,7 @@
 
 The engine (``rehue.engine``), the photo reader/writer (``rehue.photo_io``) and the batch runner
 (``rehue.batch``) need only numpy, OpenCV, Pillow and onnxruntime; the desktop app lives in
-``rehue_desktop`` and training in ``rehue_export``.
+``desktop`` and training in ``export``.
 """
 
 __version__ = "0.1.0"

@@ -14,21 +14,31 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
-# ONNX graph names. Shapes: N images, H and W multiples of STRIDE.
+# A model is two ONNX graphs, so that a hint edit re-runs only the second:
+#   encoder: L -> features          (once per photo; it never sees hints)
+#   decoder: features + hints -> ab (on every hint edit)
+# stored side by side as <stem>.encoder.onnx and <stem>.decoder.onnx (see model_files).
+# Shapes: N images, H and W multiples of STRIDE.
 INPUT_L = "L"  # (N, 1, H, W) float32, normalised lightness, see normalise_l
+FEATURE_STRIDES = (4, 8, 16, 32)
+FEATURE_NAMES = tuple(f"feat{k}" for k in FEATURE_STRIDES)  # (N, C_k, H/k, W/k) float32
 INPUT_HINT_AB = "hint_ab"  # (N, 2, H, W) float32, normalised ab of the hints, 0 elsewhere
 INPUT_HINT_MASK = "hint_mask"  # (N, 1, H, W) float32, 1 where a hint is, 0 elsewhere
 OUTPUT_AB = "ab"  # (N, 2, H, W) float32, normalised ab prediction
 OUTPUT_AB_PROBS = "ab_probs"  # (N, Q, H/4, W/4) float32, distribution over AB_BINS per cell
-INPUT_NAMES = (INPUT_L, INPUT_HINT_AB, INPUT_HINT_MASK)
-OUTPUT_NAMES = (OUTPUT_AB, OUTPUT_AB_PROBS)
+ENCODER_INPUTS = (INPUT_L,)
+ENCODER_OUTPUTS = FEATURE_NAMES
+DECODER_INPUTS = (*FEATURE_NAMES, INPUT_HINT_AB, INPUT_HINT_MASK)
+DECODER_OUTPUTS = (OUTPUT_AB, OUTPUT_AB_PROBS)
+PARTS = {"encoder": (ENCODER_INPUTS, ENCODER_OUTPUTS), "decoder": (DECODER_INPUTS, DECODER_OUTPUTS)}
 
 STRIDE = 32  # H and W of the network input must be multiples of this
 PROBS_STRIDE = 4  # ab_probs is this many times coarser than the input
@@ -56,8 +66,10 @@ METADATA_FIELDS = (
     "stride",  # int, must equal STRIDE
     "normalisation",  # {"l_center", "l_scale", "ab_scale"}
     "ab_bins",  # [[a, b], ...] the bin centres of ab_probs
-    "inputs",  # list of input names
-    "outputs",  # list of output names
+    "anneal_t",  # float, the temperature of the annealed mean that gives ab from ab_probs
+    "part",  # "encoder" or "decoder"
+    "inputs",  # list of input names of this part
+    "outputs",  # list of output names of this part
     "training_data",  # list of str: which shards trained it
     "metrics",  # dict: validation numbers
     "created",  # ISO date
@@ -215,8 +227,22 @@ def padded_size(height: int, width: int, stride: int = STRIDE) -> tuple[int, int
 # ----------------------------------------------------------------------------- metadata
 
 
+def model_files(path: str | Path) -> tuple[Path, Path]:
+    """The (encoder, decoder) files of the model that ``path`` names: either part's file, or the
+    stem with or without ``.onnx`` (``models/rehue-colorizer.onnx`` -> ``models/rehue-colorizer.encoder.onnx``
+    and ``models/rehue-colorizer.decoder.onnx``)."""
+    path = Path(path)
+    name = path.name
+    for suffix in (".encoder.onnx", ".decoder.onnx", ".onnx"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return path.with_name(f"{name}.encoder.onnx"), path.with_name(f"{name}.decoder.onnx")
+
+
 def make_metadata(
     *,
+    part: str,
     model_name: str,
     model_version: str,
     working_size: int,
@@ -224,7 +250,9 @@ def make_metadata(
     metrics: dict[str, Any],
     created: str,
 ) -> dict[str, Any]:
-    """The JSON object an exported ONNX file carries under METADATA_KEY."""
+    """The JSON object each exported ONNX file (``part``: encoder or decoder) carries under METADATA_KEY."""
+    if part not in PARTS:
+        raise ContractError(f"unknown model part {part!r}")
     return {
         "contract_version": CONTRACT_VERSION,
         "model_name": model_name,
@@ -233,8 +261,10 @@ def make_metadata(
         "stride": STRIDE,
         "normalisation": {"l_center": L_CENTER, "l_scale": L_SCALE, "ab_scale": AB_SCALE},
         "ab_bins": AB_BINS.tolist(),
-        "inputs": list(INPUT_NAMES),
-        "outputs": list(OUTPUT_NAMES),
+        "anneal_t": ANNEAL_T,
+        "part": part,
+        "inputs": list(PARTS[part][0]),
+        "outputs": list(PARTS[part][1]),
         "training_data": list(training_data),
         "metrics": dict(metrics),
         "created": created,
@@ -264,6 +294,9 @@ def parse_metadata(raw: str | None) -> dict[str, Any]:
         raise ContractError(f"the model's normalisation {norm} differs from this Rehue's")
     if meta["stride"] != STRIDE:
         raise ContractError(f"the model's stride {meta['stride']} differs from {STRIDE}")
-    if tuple(meta["inputs"]) != INPUT_NAMES or tuple(meta["outputs"]) != OUTPUT_NAMES:
+    if meta["part"] not in PARTS:
+        raise ContractError(f"the model file is a {meta['part']!r}, not an encoder or a decoder")
+    names_in, names_out = PARTS[meta["part"]]
+    if tuple(meta["inputs"]) != names_in or tuple(meta["outputs"]) != names_out:
         raise ContractError(f"the model's inputs/outputs {meta['inputs']} -> {meta['outputs']} are not ours")
     return meta

@@ -50,14 +50,16 @@ def choose_providers(requested: str, available: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A photo reduced to what the network needs.
+    """A photo reduced to what the decoder needs: computed once per photo, reused by every hint edit.
 
     ``l_work``: (h, w) float32 L in [0, 100] at working resolution (long side <= working_size).
-    ``full_size``: the original (width, height).
+    ``full_size``: the original (width, height). ``features``: the encoder's outputs
+    (contract.FEATURE_NAMES) for ``l_work`` padded to a multiple of the stride.
     """
 
     l_work: np.ndarray
     full_size: tuple[int, int]
+    features: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,29 @@ class Timings:
         return now
 
 
+def _open_session(path: Path, opts: ort.SessionOptions, wanted: list[str]) -> ort.InferenceSession:
+    """One ONNX Runtime session; CUDA listed but unusable (no driver, no GPU) falls back loudly."""
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=wanted)
+    except Exception as exc:
+        if len(wanted) > 1:
+            log.warning("CUDA provider failed (%s); using the CPU", exc)
+            return ort.InferenceSession(str(path), sess_options=opts, providers=[PROVIDERS["cpu"]])
+        raise EngineError(f"{path}: not a usable ONNX model ({exc})") from exc
+
+
 class Colorizer:
-    """An ONNX colorization model ready to run. Thread-safe: one session serves every caller."""
+    """An ONNX colorization model ready to run: its encoder and decoder sessions (rehue.contract).
+    Thread-safe: one pair of sessions serves every caller."""
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str = "auto", threads: int | None = None,
                  refine_hints: bool = True) -> None:
         self.refine_hints = refine_hints  # fuse hints into the distribution and spread them (rehue.hint_refine)
         path = Path(model_path) if model_path else default_model_path()
-        if not path.is_file():
-            raise EngineError(f"no model at {path}: reinstall Rehue, or pass --model with a .onnx file from rehue-export")
+        enc_path, dec_path = contract.model_files(path)
+        for part in (enc_path, dec_path):
+            if not part.is_file():
+                raise EngineError(f"no model file {part}: reinstall Rehue, or pass --model with the .onnx files from rehue-export")
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -102,29 +118,30 @@ class Colorizer:
         # the numpy and OpenCV work that follows (hint fusion, recombination): 18 ms per preview on 2 cores.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
-        available = ort.get_available_providers()
-        wanted = choose_providers(provider, available)
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=wanted)
-        except Exception as exc:
-            if len(wanted) > 1:  # CUDA listed but unusable (no driver, no GPU): fall back loudly
-                log.warning("CUDA provider failed (%s); using the CPU", exc)
-                self.session = ort.InferenceSession(str(path), sess_options=opts, providers=[PROVIDERS["cpu"]])
-            else:
-                raise EngineError(f"{path}: not a usable ONNX model ({exc})") from exc
-        meta_raw = self.session.get_modelmeta().custom_metadata_map.get(contract.METADATA_KEY)
-        try:
-            self.metadata = contract.parse_metadata(meta_raw)
-        except contract.ContractError as exc:
-            raise EngineError(f"{path}: {exc}") from exc
-        names_in = tuple(i.name for i in self.session.get_inputs())
-        names_out = tuple(o.name for o in self.session.get_outputs())
-        if names_in != contract.INPUT_NAMES or names_out != contract.OUTPUT_NAMES:
-            raise EngineError(f"{path}: graph inputs/outputs {names_in} -> {names_out} are not Rehue's")
-        self.model_path = path
+        wanted = choose_providers(provider, ort.get_available_providers())
+        self.encoder = _open_session(enc_path, opts, wanted)
+        self.decoder = _open_session(dec_path, opts, wanted)
+        metas = {}
+        for part, session, file in (("encoder", self.encoder, enc_path), ("decoder", self.decoder, dec_path)):
+            raw = session.get_modelmeta().custom_metadata_map.get(contract.METADATA_KEY)
+            try:
+                meta = contract.parse_metadata(raw)
+            except contract.ContractError as exc:
+                raise EngineError(f"{file}: {exc}") from exc
+            names_in = tuple(i.name for i in session.get_inputs())
+            names_out = tuple(o.name for o in session.get_outputs())
+            if meta["part"] != part or (names_in, names_out) != contract.PARTS[part]:
+                raise EngineError(f"{file}: graph inputs/outputs {names_in} -> {names_out} are not a Rehue {part}'s")
+            metas[part] = meta
+        if metas["encoder"]["model_version"] != metas["decoder"]["model_version"]:
+            raise EngineError(f"{enc_path.name} and {dec_path.name} come from different models "
+                              f"({metas['encoder']['model_version']} vs {metas['decoder']['model_version']}): reinstall Rehue")
+        self.metadata = metas["decoder"]
+        self.model_path = enc_path.with_name(enc_path.name.removesuffix(".encoder.onnx") + ".onnx")
         self.working_size = int(self.metadata["working_size"])
         self.bins = np.asarray(self.metadata["ab_bins"], dtype=np.float32)
-        self.providers = self.session.get_providers()
+        self.anneal_t = float(self.metadata["anneal_t"])
+        self.providers = self.decoder.get_providers()
         if provider == "cuda" and PROVIDERS["cuda"] not in self.providers:
             log.warning("CUDA was asked for but is not available; running on the CPU")
         log.info("model %s %s on %s", self.metadata["model_name"], self.metadata["model_version"], self.providers)
@@ -137,39 +154,43 @@ class Colorizer:
     # ------------------------------------------------------------------ stages
 
     def prepare(self, pixels: np.ndarray, working_size: int | None = None) -> Prepared:
-        """(H, W) or (H, W, 3) uint8/uint16 photo -> its working-resolution L."""
+        """(H, W) or (H, W, 3) uint8/uint16 photo -> its working-resolution L and encoder features."""
         small = photo_io.reduce(pixels, working_size or self.working_size)
-        return Prepared(recombine.lightness(np.ascontiguousarray(small)), (pixels.shape[1], pixels.shape[0]))
+        return self.prepare_l(recombine.lightness(np.ascontiguousarray(small)), (pixels.shape[1], pixels.shape[0]))
 
-    def predict(self, prepared: Prepared, hints: Iterable[Hint] = ()) -> Chroma:
-        """Run the network on the working L plus hints (hint positions are fractions of the photo)."""
-        h, w = prepared.l_work.shape
-        hint_ab, hint_mask = contract.encode_hints(hints, h, w)
-        return self.predict_planes(prepared.l_work, hint_ab, hint_mask)
-
-    def predict_planes(self, l_work: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
-        """The network on already-rasterised hint planes (evaluation protocols use their own).
-
-        ``l_work`` (h, w) L in [0, 100]; ``hint_ab`` (2, h, w) normalised; ``hint_mask`` (1, h, w).
-        """
+    def prepare_l(self, l_work: np.ndarray, full_size: tuple[int, int] | None = None) -> Prepared:
+        """Run the encoder on a working-resolution L (h, w) in [0, 100]."""
         h, w = l_work.shape
-        planes = (hint_ab, hint_mask)
         ph, pw = contract.padded_size(max(h, contract.STRIDE), max(w, contract.STRIDE))
-        pad = ((0, ph - h), (0, pw - w))
         # Reflect needs the padding smaller than the image; tiny photos fall back to edge copies.
         mode = "reflect" if ph - h < h and pw - w < w else "edge"
-        l_in = np.pad(contract.normalise_l(l_work), pad, mode=mode)[None, None]  # (h, w) -> (1, 1, H, W)
-        hint_ab = np.pad(hint_ab, ((0, 0), *pad))[None]  # (2, h, w) -> (1, 2, H, W)
-        hint_mask = np.pad(hint_mask, ((0, 0), *pad))[None]  # (1, h, w) -> (1, 1, H, W)
-        ab, probs = self.session.run(
-            list(contract.OUTPUT_NAMES),
-            {contract.INPUT_L: l_in, contract.INPUT_HINT_AB: hint_ab, contract.INPUT_HINT_MASK: hint_mask},
-        )
+        l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode=mode)[None, None]
+        features = tuple(self.encoder.run(list(contract.ENCODER_OUTPUTS), {contract.INPUT_L: l_in}))
+        return Prepared(l_work, full_size or (w, h), features)
+
+    def predict(self, prepared: Prepared, hints: Iterable[Hint] = ()) -> Chroma:
+        """Run the decoder on the photo's features plus hints (positions are fractions of the photo)."""
+        h, w = prepared.l_work.shape
+        hint_ab, hint_mask = contract.encode_hints(hints, h, w)
+        return self.predict_planes(prepared, hint_ab, hint_mask)
+
+    def predict_planes(self, prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
+        """The decoder on already-rasterised hint planes (evaluation protocols use their own).
+
+        ``hint_ab`` (2, h, w) normalised; ``hint_mask`` (1, h, w), at the size of ``prepared.l_work``.
+        """
+        l_work = prepared.l_work
+        h, w = l_work.shape
+        planes = (hint_ab, hint_mask)
+        ph, pw = prepared.features[0].shape[2] * 4, prepared.features[0].shape[3] * 4
+        pad = ((0, 0), (0, ph - h), (0, pw - w))
+        feeds = dict(zip(contract.DECODER_INPUTS, (*prepared.features, np.pad(hint_ab, pad)[None], np.pad(hint_mask, pad)[None])))
+        ab, probs = self.decoder.run(list(contract.DECODER_OUTPUTS), feeds)
         ab = contract.denormalise_ab(ab[0, :, :h, :w]).transpose(1, 2, 0)  # (2, h, w) -> (h, w, 2)
         ph4, pw4 = -(-h // contract.PROBS_STRIDE), -(-w // contract.PROBS_STRIDE)
         probs = probs[0, :, :ph4, :pw4]
         if self.refine_hints and planes[1].any():
-            ab = hint_refine.fuse(probs, l_work, *planes, bins=self.bins)
+            ab = hint_refine.fuse(probs, l_work, *planes, bins=self.bins, temperature=self.anneal_t)
             ab = hint_refine.refine(ab, l_work, *planes)
         return Chroma(np.ascontiguousarray(ab), probs, self.bins)
 

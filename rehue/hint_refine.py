@@ -69,7 +69,8 @@ def _cell_means(l_work: np.ndarray, h4: int, w4: int) -> np.ndarray:
 
 
 def fuse(probs: np.ndarray, l_work: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray,
-         bins: np.ndarray = contract.AB_BINS, strength: float | None = None) -> np.ndarray | None:
+         bins: np.ndarray = contract.AB_BINS, strength: float | None = None,
+         temperature: float = contract.ANNEAL_T) -> np.ndarray | None:
     """The network's distribution with the hints folded in, decoded to (h, w, 2) ab (Lab units).
 
     ``probs`` (Q, h4, w4) is the model's ``ab_probs`` for the working image ``l_work`` (h, w);
@@ -100,7 +101,7 @@ def fuse(probs: np.ndarray, l_work: np.ndarray, hint_ab: np.ndarray, hint_mask: 
     log_post = np.maximum(probs, 1e-8)
     np.log(log_post, out=log_post)
     log_post -= np.einsum("qc,cyx->qyx", bin_terms, cell_terms)
-    ab_cells = contract.annealed_mean(log_post, bins)
+    ab_cells = contract.annealed_mean(log_post, bins, temperature)
     # Same upsampling as the network's own ab output: bilinear, half-pixel centres, then crop.
     return cv2.resize(ab_cells, (w4 * k, h4 * k), interpolation=cv2.INTER_LINEAR)[:h, :w]
 

@@ -1,7 +1,7 @@
 """Where the shipped model and the assets are: a checkout, an installed wheel or a frozen bundle.
 
-The folders ``models/`` and ``assets/`` are installed as the packages ``rehue_models`` and
-``rehue_assets``; PyInstaller bundles them under the same names. We look there first, then beside
+The folders ``models/`` and ``assets/`` are installed as the packages ``models`` and
+``assets``; PyInstaller bundles them under the same names. We look there first, then beside
 this file in a source checkout.
 """
 
@@ -27,12 +27,12 @@ def _package_dir(package: str, checkout_name: str) -> Path:
 
 def models_dir() -> Path:
     """The folder holding the shipped .onnx model(s), the manifest and the model card."""
-    return _package_dir("rehue_models", "models")
+    return _package_dir("models", "models")
 
 
 def assets_dir() -> Path:
     """The folder holding icons and sample photos."""
-    return _package_dir("rehue_assets", "assets")
+    return _package_dir("assets", "assets")
 
 
 def default_model_path() -> Path:

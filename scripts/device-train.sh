@@ -24,9 +24,9 @@ case $phase in
     copy_data; nvidia-smi -L; python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" ;;
   start)
     copy_data
-    rm -rf /tmp/pkgs && mkdir -p /tmp/pkgs && cp -r rehue /tmp/pkgs/rehue && cp -r export /tmp/pkgs/rehue_export
+    rm -rf /tmp/pkgs && mkdir -p /tmp/pkgs && cp -r rehue /tmp/pkgs/rehue && cp -r export /tmp/pkgs/export
     mkdir -p /tmp/run
-    setsid nohup python3 -m rehue_export.train --data /tmp/data --out /tmp/run --plan "${2:?plan}" --batch "${BATCH:-64}" \
+    setsid nohup python3 -m export.train --data /tmp/data --out /tmp/run --plan "${2:?plan}" --batch "${BATCH:-64}" \
       --lr "${LR:-1e-3}" --workers 14 --threads 4 --val-every 3 --ckpt-every 1 ${EXTRA:-} >/tmp/run/stdout.log 2>&1 &
     echo $! >/tmp/run/pid
     watch "${3:-540}" ;;

@@ -31,7 +31,7 @@ def main() -> int:
     photo, out = Path(sys.argv[1]), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
-    from rehue_desktop.main_window import MainWindow
+    from desktop.main_window import MainWindow
 
     settings = QSettings(str(out / ".screenshot-settings.ini"), QSettings.Format.IniFormat)
     settings.clear()

@@ -127,29 +127,62 @@ def test_choose_providers():
 
 def test_cuda_request_falls_back_to_cpu_here():
     c = Colorizer(provider="cuda")
-    assert c.session.get_providers()[-1] == "CPUExecutionProvider"
+    assert c.decoder.get_providers()[-1] == "CPUExecutionProvider"
+    assert c.encoder.get_providers()[-1] == "CPUExecutionProvider"
     assert c.device_name in ("CPU", "CUDA")
 
 
-def test_refuses_model_without_metadata(tmp_path: Path):
-    proto = onnx.load(str(default_model_path()))
+def _copy_model(tmp_path: Path, stem: str) -> tuple[Path, Path]:
+    """The shipped model's two files copied under a new stem."""
+    import shutil
+
+    src = contract.model_files(default_model_path())
+    dst = contract.model_files(tmp_path / f"{stem}.onnx")
+    for a, b in zip(src, dst):
+        shutil.copyfile(a, b)
+    return dst
+
+
+def test_both_parts_of_the_model_are_found_from_any_name(tmp_path: Path):
+    enc, dec = _copy_model(tmp_path, "m")
+    for name in ("m.onnx", "m.encoder.onnx", "m.decoder.onnx", "m"):
+        assert contract.model_files(tmp_path / name) == (enc, dec)
+    assert Colorizer(dec, provider="cpu").metadata["model_version"] == Colorizer(provider="cpu").metadata["model_version"]
+
+
+@pytest.mark.parametrize("part", [0, 1])
+def test_refuses_model_without_metadata(tmp_path: Path, part: int):
+    files = _copy_model(tmp_path, "nometa")
+    proto = onnx.load(str(files[part]))
     del proto.metadata_props[:]
-    bad = tmp_path / "nometa.onnx"
-    onnx.save(proto, str(bad))
+    onnx.save(proto, str(files[part]))
     with pytest.raises(EngineError, match="not exported by rehue-export"):
-        Colorizer(bad)
+        Colorizer(files[0])
+
+
+def test_refuses_swapped_parts(tmp_path: Path):
+    enc, dec = _copy_model(tmp_path, "swapped")
+    enc_bytes, dec_bytes = enc.read_bytes(), dec.read_bytes()
+    enc.write_bytes(dec_bytes)
+    dec.write_bytes(enc_bytes)
+    with pytest.raises(EngineError, match="not a Rehue encoder"):
+        Colorizer(enc)
 
 
 def test_missing_model_says_where(tmp_path: Path):
-    with pytest.raises(EngineError, match="no model at"):
+    with pytest.raises(EngineError, match=r"no model file .*absent\.encoder\.onnx"):
         Colorizer(tmp_path / "absent.onnx")
+    enc, dec = _copy_model(tmp_path, "half")
+    dec.unlink()
+    with pytest.raises(EngineError, match=r"half\.decoder\.onnx"):
+        Colorizer(enc)
 
 
 def test_not_an_onnx_file(tmp_path: Path):
-    bad = tmp_path / "junk.onnx"
-    bad.write_bytes(b"not a model")
+    for f in contract.model_files(tmp_path / "junk.onnx"):
+        f.write_bytes(b"not a model")
     with pytest.raises(EngineError, match="not a usable ONNX model"):
-        Colorizer(bad)
+        Colorizer(tmp_path / "junk.onnx")
 
 
 def test_manifest_matches_shipped_model():
@@ -159,9 +192,12 @@ def test_manifest_matches_shipped_model():
     from rehue.resources import models_dir
 
     manifest = json.loads((models_dir() / "manifest.json").read_text())
-    entry = next(m for m in manifest["models"] if m["file"] == manifest["default"])
-    data = (models_dir() / entry["file"]).read_bytes()
-    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    stem = manifest["default"].removesuffix(".onnx")
+    entry = next(m for m in manifest["models"] if m["files"][0]["file"].startswith(stem + "."))
+    assert sorted(f["file"] for f in entry["files"]) == sorted(p.name for p in contract.model_files(models_dir() / manifest["default"]))
+    for f in entry["files"]:
+        data = (models_dir() / f["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["bytes"]
 
 
 def test_hint_refine_spreads_along_similar_lightness():
@@ -187,8 +223,9 @@ def test_hint_fusion_without_likelihood_decodes_like_the_network(colorizer: Colo
     plain = Colorizer(colorizer.model_path, provider="cpu", refine_hints=False)
     prepared = plain.prepare(g)
     hab, hm = contract.encode_hints([Hint(0.3, 0.6, 20.0, 40.0)], *prepared.l_work.shape)
-    chroma = plain.predict_planes(prepared.l_work, hab, hm)
-    redecoded = hint_refine.fuse(chroma.probs, prepared.l_work, hab, hm, bins=chroma.bins, strength=0.0)
+    chroma = plain.predict_planes(prepared, hab, hm)
+    redecoded = hint_refine.fuse(chroma.probs, prepared.l_work, hab, hm, bins=chroma.bins, strength=0.0,
+                                 temperature=plain.anneal_t)
     np.testing.assert_allclose(redecoded, chroma.ab, atol=0.05)
     assert hint_refine.fuse(chroma.probs, prepared.l_work, hab * 0, hm * 0, bins=chroma.bins) is None
 

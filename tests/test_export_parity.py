@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 from conftest import gray_scene  # noqa: E402
 from rehue import contract  # noqa: E402
 from rehue.engine import Colorizer  # noqa: E402
-from rehue_export.model import seeded_model  # noqa: E402
-from rehue_export.onnx_export import OPSET, export_onnx, parity  # noqa: E402
+from export.model import seeded_model  # noqa: E402
+from export.onnx_export import OPSET, export_onnx, parity  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,26 +27,40 @@ def exported(tmp_path_factory):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
-        for conv in model.hint_fuse.values():
-            conv.weight.normal_(0, 0.05)
-        model.hint_prior_gain.copy_(torch.tensor([1.0, 0.3, 0.2]))
+        model.decoder.hint_prior_gain.fill_(0.7)
     path = tmp_path_factory.mktemp("export") / "seeded.onnx"
-    meta = contract.make_metadata(model_name="seeded", model_version="0", working_size=256, training_data=[], metrics={}, created="2026-01-01")
+    meta = contract.make_metadata(part="encoder", model_name="seeded", model_version="0", working_size=256,
+                                  training_data=[], metrics={}, created="2026-01-01")
     export_onnx(model, path, meta)
     return model, path
 
 
-def test_export_is_checked_and_carries_metadata(exported):
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+def test_export_is_checked_and_carries_metadata(exported, part):
     _, path = exported
-    proto = onnx.load(str(path))
+    file = contract.model_files(path)[0 if part == "encoder" else 1]
+    proto = onnx.load(str(file))
     onnx.checker.check_model(proto, full_check=True)
-    assert [i.name for i in proto.graph.input] == list(contract.INPUT_NAMES)
-    assert [o.name for o in proto.graph.output] == list(contract.OUTPUT_NAMES)
+    names_in, names_out = contract.PARTS[part]
+    assert [i.name for i in proto.graph.input] == list(names_in)
+    assert [o.name for o in proto.graph.output] == list(names_out)
     assert any(op.version == OPSET for op in proto.opset_import if op.domain in ("", "ai.onnx"))
-    meta = json.loads({p.key: p.value for p in proto.metadata_props}[contract.METADATA_KEY])
-    assert contract.parse_metadata(json.dumps(meta))["model_name"] == "seeded"
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    assert not dims[2].HasField("dim_value") and not dims[3].HasField("dim_value")  # dynamic H, W
+    meta = contract.parse_metadata({p.key: p.value for p in proto.metadata_props}[contract.METADATA_KEY])
+    assert meta["model_name"] == "seeded" and meta["part"] == part
+    for inp in proto.graph.input:
+        dims = inp.type.tensor_type.shape.dim
+        assert not dims[0].HasField("dim_value") and not dims[2].HasField("dim_value") and not dims[3].HasField("dim_value")
+
+
+def test_exported_encoder_has_relu6_and_tf_padding(exported):
+    """The ImageNet prior depends on both (issue 12): Clip(0, 6) activations, and stride-2
+    convolutions padded TF-style, one pixel more at the bottom/right (folded into Conv's pads)."""
+    _, path = exported
+    nodes = onnx.load(str(contract.model_files(path)[0])).graph.node
+    ops = [n.op_type for n in nodes]
+    assert ops.count("Clip") >= 30 and "Sigmoid" not in ops  # ReLU6, no Swish
+    pads = {tuple(a.ints) for n in nodes if n.op_type == "Conv" for a in n.attribute if a.name == "pads"}
+    assert (0, 0, 1, 1) in pads and (1, 1, 2, 2) in pads  # 3×3 and 5×5 at stride 2
 
 
 def test_torch_and_onnxruntime_agree(exported):
@@ -63,6 +77,7 @@ def test_engine_matches_torch_through_the_contract(exported):
     chroma = c.predict(prepared, [hint])
     l_norm = contract.normalise_l(prepared.l_work)[None, None]
     hab, hm = contract.encode_hints([hint], *prepared.l_work.shape)
+    assert prepared.l_work.shape == (128, 160)  # already a multiple of the stride: no padding to undo
     with torch.no_grad():
         ab_t, probs_t = model(torch.from_numpy(l_norm), torch.from_numpy(hab[None]), torch.from_numpy(hm[None]))
     ab_ref = contract.denormalise_ab(ab_t[0].numpy()).transpose(1, 2, 0)

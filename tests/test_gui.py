@@ -13,8 +13,8 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from conftest import gray_scene
-from rehue_desktop import dialogs, main_window, workers
-from rehue_desktop.main_window import MainWindow
+from desktop import dialogs, main_window, workers
+from desktop.main_window import MainWindow
 
 TIMEOUT = 20000
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import gray_scene
-from rehue_export import data
-from rehue_export.evaluate import load_photos
+from export import data
+from export.evaluate import load_photos
 
 
 def _colour_photo(seed: int) -> np.ndarray:
@@ -52,7 +52,7 @@ def test_evaluation_scores_only_colour_photos_and_names_the_rest(shard: Path):
 
 
 def test_warm_restart_starts_a_new_schedule():
-    train = pytest.importorskip("rehue_export.train")
+    train = pytest.importorskip("export.train")
     peak = 3e-4
     # A fresh run warms up from zero and decays to zero at its end.
     assert train.learning_rate(peak, 0, 0, 1000) == pytest.approx(peak / 200)
@@ -65,8 +65,8 @@ def test_warm_restart_starts_a_new_schedule():
 
 def test_average_checkpoints_is_the_weighted_mean(tmp_path):
     torch = pytest.importorskip("torch")
-    from rehue_export import average
-    from rehue_export.model import seeded_model
+    from export import average
+    from export.model import seeded_model
 
     a, b = seeded_model(0).state_dict(), seeded_model(1).state_dict()
     mean = average.average_state_dicts([a, b])
@@ -87,7 +87,7 @@ def test_average_checkpoints_is_the_weighted_mean(tmp_path):
 def test_evaluation_scores_a_photo_the_same_in_any_order():
     """Simulated hints are drawn per photo, so reordering (as ``--sheet`` does) changes no score."""
     from rehue.engine import Colorizer
-    from rehue_export.evaluate import evaluate
+    from export.evaluate import evaluate
 
     colorizer = Colorizer(provider="cpu")
     photos = [(f"family/colour{i}.jpg", cv2.cvtColor(_colour_photo(i), cv2.COLOR_BGR2RGB)) for i in range(3)]
