@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from rehue.resources import assets_dir
     from desktop.dialogs import show_crash_dialog
     from desktop.main_window import MainWindow
+    from rehue.resources import assets_dir
 
     QCoreApplication.setOrganizationName("Rehue")
     QCoreApplication.setApplicationName("Rehue")

@@ -26,20 +26,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rehue.batch import BatchOptions, BatchProgress, BatchResult, plan_batch
-from rehue.logsetup import log_file
 from desktop import workers
+from rehue.batch import BatchOptions, BatchProgress, BatchResult, format_duration, plan_batch
+from rehue.engine import PROVIDER_CHOICES
+from rehue.logsetup import log_file
+from rehue.photo_io import SAVE_FORMATS
 
 log = logging.getLogger(__name__)
 
-FORMATS = [("Same as original", None), ("JPEG", "jpeg"), ("PNG", "png"), ("TIFF", "tiff")]
+FORMATS = [("Same as original", None), *((label, name) for name, (label, _) in SAVE_FORMATS.items())]
 
 
 def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating…"
-    s = int(seconds)
-    return f"{s // 60}:{s % 60:02d} left" if s < 3600 else f"{s // 3600} h {s // 60 % 60:02d} min left"
+    return "estimating…" if seconds is None else f"{format_duration(seconds)} left"
 
 
 class _PathRow(QWidget):
@@ -183,7 +182,7 @@ class BatchDialog(QDialog):
         self.job = workers.BatchJob(plan, self.colorizer_getter(), opts)
         self.job.signals.progress.connect(self._on_progress)
         self.job.signals.result.connect(self._on_result)
-        self.job.signals.errored.connect(lambda msg: QMessageBox.critical(self, "Rehue", msg))
+        self.job.signals.errored.connect(self._on_error)
         self.job.signals.finished.connect(self._on_finished)
         self.start_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
@@ -194,6 +193,13 @@ class BatchDialog(QDialog):
             self.job.cancel.set()
             self.cancel_btn.setEnabled(False)
             self.status.setText("Cancelling after the photo in progress…")
+
+    def _on_error(self, exc: BaseException) -> None:
+        message = workers.user_message(exc)
+        if message is None:
+            show_crash_dialog(self, f"{type(exc).__name__}: {exc}")
+        else:
+            QMessageBox.critical(self, "Rehue", message)
 
     def _on_progress(self, p: BatchProgress) -> None:
         self.progress.setValue(p.done)
@@ -235,7 +241,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings — Rehue")
         self.settings = settings
         self.provider = QComboBox()
-        for label, value in (("Automatic (GPU if available)", "auto"), ("CPU", "cpu"), ("GPU (CUDA)", "cuda")):
+        for value, label in PROVIDER_CHOICES.items():
             self.provider.addItem(label, value)
         self.provider.setCurrentIndex(max(0, self.provider.findData(settings.value("provider", "auto"))))
         self.model = QLineEdit(settings.value("model", "", str))
@@ -260,7 +266,7 @@ class SettingsDialog(QDialog):
         form.addRow(bb)
 
     def _browse(self) -> None:
-        f, _ = QFileDialog.getOpenFileName(self, "ONNX model", "", "ONNX models (*.onnx)")
+        f, _ = QFileDialog.getOpenFileName(self, "ONNX model (either of its two files)", "", "ONNX models (*.onnx)")
         if f:
             self.model.setText(f)
 

@@ -59,10 +59,23 @@ class HintStore(QObject):
         if (old.a, old.b) != (a, b):
             self.undo_stack.push(_Put(self, hint_id, old, replace(old, a=a, b=b), "Change hint colour"))
 
-    def resize(self, hint_id: int, radius: int) -> None:
+    def replace(self, hint_id: int, hint: Hint, text: str) -> None:
+        """Any change to one hint (e.g. a move that also re-snaps its colour), one undo step."""
         old = self._hints[hint_id]
-        if old.radius != radius:
-            self.undo_stack.push(_Put(self, hint_id, old, replace(old, radius=radius), "Change hint size"))
+        if old != hint:
+            self.undo_stack.push(_Put(self, hint_id, old, hint, text))
+
+    def set_reach(self, hint_id: int, reach: float) -> None:
+        old = self._hints[hint_id]
+        if old.reach != reach:
+            self.undo_stack.push(_Put(self, hint_id, old, replace(old, reach=reach), "Change brush size"))
+
+    def restore(self, hints: tuple[Hint, ...]) -> None:
+        """Put back hints saved with the photo, as one undoable step."""
+        self.undo_stack.beginMacro("Restore saved hints")
+        for hint in hints:
+            self.undo_stack.push(_Put(self, next(self._ids), None, hint, "Add hint"))
+        self.undo_stack.endMacro()
 
     def delete(self, hint_id: int) -> None:
         if hint_id in self._hints:

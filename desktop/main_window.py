@@ -1,4 +1,6 @@
-"""The main window: before/after views, hint editing, strength, saving, batch and settings."""
+"""The main window: it orchestrates. The photo session (``rehue.session``) does the work off the
+GUI thread; the views show it (``views``), the side panel edits hints (``hint_panel``), the
+actions and menus live in ``menus``."""
 
 from __future__ import annotations
 
@@ -7,40 +9,35 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence
+from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
     QColorDialog,
     QFileDialog,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressDialog,
-    QPushButton,
-    QSlider,
-    QSpinBox,
     QSplitter,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop import menus, workers
+from desktop.dialogs import BatchDialog, SettingsDialog, show_crash_dialog
+from desktop.hint_panel import HintPanel
+from desktop.hints import HintStore
+from desktop.views import ImageView, qimage_from_rgb
 from rehue import __version__, contract, photo_io
 from rehue.contract import Hint
 from rehue.engine import Colorizer, EngineError
 from rehue.logsetup import log_file
 from rehue.resources import assets_dir
-from desktop import workers
-from desktop.dialogs import BatchDialog, SettingsDialog
-from desktop.hints import HintStore
-from desktop.views import ImageView, hint_qcolor, qimage_from_rgb
+from rehue.session import PhotoSession, PreviewRequest, PreviewResult, side_by_side
 
 log = logging.getLogger(__name__)
 
-OPEN_FILTER = "Photos (*.jpg *.jpeg *.jpe *.png *.tif *.tiff *.bmp *.webp);;All files (*)"
-SAVE_FILTERS = {"jpeg": "JPEG (*.jpg *.jpeg)", "png": "PNG (*.png)", "tiff": "TIFF (*.tif *.tiff)"}
+OPEN_FILTER = f"Photos ({' '.join('*' + s for s in sorted(photo_io.READ_SUFFIXES))});;All files (*)"
+SAVE_FILTERS = {name: f"{label} ({' '.join('*' + s for s in suffixes)})" for name, (label, suffixes) in photo_io.SAVE_FORMATS.items()}
 MAX_RECENT = 8
 IDLE_MS = 350  # after this pause in editing, render the sharper display image
 
@@ -55,11 +52,12 @@ class MainWindow(QMainWindow):
             self.setWindowIcon(QIcon(str(icon)))
         self.setAcceptDrops(True)
         self.colorizer: Colorizer | None = None
-        self.opened: workers.OpenedPhoto | None = None
+        self.session: PhotoSession | None = None
         self.current_path: Path | None = None
         self.saved_path: Path | None = None
-        self.last_result: workers.PreviewResult | None = None
+        self.last_result: PreviewResult | None = None
         self.photo_generation = 0
+        self.closing = False
         self.hints = HintStore(self)
         self.scheduler = workers.PreviewScheduler(self)
         self.scheduler.ready.connect(self._on_preview)
@@ -69,12 +67,27 @@ class MainWindow(QMainWindow):
         self._syncing = False
 
         self._build_views()
-        self._build_panel()
-        self._build_actions()
+        self.panel = HintPanel(float(self.settings.value("strength", 1.0)),
+                               float(self.settings.value("hints/reach", contract.DEFAULT_REACH)))
+        self.panel.strength_changed.connect(self._on_strength)
+        self.panel.colour_chosen.connect(self._recolor_selected)
+        self.panel.pick_requested.connect(self.pick_colour)
+        self.panel.reach_changed.connect(self._on_reach)
+        self.panel.delete_requested.connect(self.delete_selected)
+        self.panel.clear_requested.connect(self.hints.clear)
+        central = QSplitter(Qt.Orientation.Horizontal)
+        central.addWidget(self.splitter)
+        central.addWidget(self.panel)
+        central.setStretchFactor(0, 1)
+        self.setCentralWidget(central)
+        self.resize(1280, 760)
+        self.act = menus.create_actions(self)
+        menus.install(self, self.act)
+        self._fill_recent()
         self._build_status()
         self.hints.changed.connect(self._on_hints_changed)
         self.hints.selection_changed.connect(self._on_selection)
-        self.hints.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
+        self.hints.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.restoreGeometry(self.settings.value("window/geometry", b""))
         self.set_split(self.settings.value("view/split", False, bool))
         self.load_model()
@@ -102,158 +115,11 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(right)
         for view, other in ((self.before_view, self.after_view), (self.after_view, self.before_view)):
             view.clicked.connect(self._on_click)
-            view.hint_moved.connect(self.hints.move)
+            view.hint_moved.connect(self._on_hint_moved)
             view.hint_selected.connect(self.hints.select)
             view.hint_delete_requested.connect(self.hints.delete)
             view.view_changed.connect(lambda v=view, o=other: self._sync(v, o))
-        self.before_view.zoom_changed.connect(self._on_zoom)
-
-    def _build_panel(self) -> None:
-        panel = QWidget()
-        panel.setMinimumWidth(230)
-        panel.setMaximumWidth(280)
-        lay = QVBoxLayout(panel)
-        strength_box = QGroupBox("Colour strength")
-        sl = QHBoxLayout(strength_box)
-        self.strength = QSlider(Qt.Orientation.Horizontal)
-        self.strength.setRange(0, 200)
-        self.strength.setValue(int(round(float(self.settings.value("strength", 1.0)) * 100)))
-        self.strength.setToolTip("0 % is the original gray, 100 % the model's colour, 200 % twice as vivid")
-        self.strength_label = QLabel()
-        self.strength.valueChanged.connect(self._on_strength)
-        sl.addWidget(self.strength, 1)
-        sl.addWidget(self.strength_label)
-        self._on_strength(self.strength.value(), request=False)
-        lay.addWidget(strength_box)
-
-        hint_box = QGroupBox("Colour hint")
-        hl = QVBoxLayout(hint_box)
-        self.hint_info = QLabel("Click the photo to place a hint. Drag to move; right-click or Del deletes.")
-        self.hint_info.setWordWrap(True)
-        hl.addWidget(self.hint_info)
-        hl.addWidget(QLabel("Suggested colours:"))
-        grid = QGridLayout()
-        self.swatches: list[QPushButton] = []
-        for i in range(6):
-            b = QPushButton()
-            b.setFixedSize(34, 34)
-            b.clicked.connect(lambda _=False, i=i: self._apply_swatch(i))
-            grid.addWidget(b, i // 3, i % 3)
-            self.swatches.append(b)
-        hl.addLayout(grid)
-        self.pick_btn = QPushButton("Choose colour…")
-        self.pick_btn.clicked.connect(self.pick_colour)
-        hl.addWidget(self.pick_btn)
-        size_row = QHBoxLayout()
-        size_row.addWidget(QLabel("Size:"))
-        self.radius = QSpinBox()
-        self.radius.setRange(0, 8)
-        self.radius.setValue(2)
-        self.radius.setToolTip("Half-size of the hint patch at the model's working resolution")
-        self.radius.valueChanged.connect(self._on_radius)
-        size_row.addWidget(self.radius)
-        size_row.addStretch(1)
-        hl.addLayout(size_row)
-        self.delete_btn = QPushButton("Delete hint")
-        self.delete_btn.clicked.connect(self.delete_selected)
-        self.clear_btn = QPushButton("Clear all hints")
-        self.clear_btn.clicked.connect(self.hints.clear)
-        hl.addWidget(self.delete_btn)
-        hl.addWidget(self.clear_btn)
-        lay.addWidget(hint_box)
-        lay.addStretch(1)
-        self.panel = panel
-
-        central = QSplitter(Qt.Orientation.Horizontal)
-        central.addWidget(self.splitter)
-        central.addWidget(panel)
-        central.setStretchFactor(0, 1)
-        self.setCentralWidget(central)
-        self.resize(1280, 760)
-
-    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        a = QAction(text, self)
-        if shortcut is not None:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-        a.triggered.connect(slot)
-        return a
-
-    def _build_actions(self) -> None:
-        S = QKeySequence.StandardKey
-        self.open_act = self._action("&Open…", self.open_dialog, S.Open, "Open a photo")
-        self.save_act = self._action("&Save", self.save, S.Save, "Save the colour photo at full resolution")
-        self.save_as_act = self._action("Save &As…", self.save_as, S.SaveAs)
-        self.compare_act = self._action("Export &Comparison…", self.export_comparison, "Ctrl+E", "Save original and colour side by side")
-        self.batch_act = self._action("&Batch Colorize Folder…", self.open_batch, "Ctrl+B", "Colorize a whole folder")
-        self.quit_act = self._action("&Quit", self.close, S.Quit)
-        self.undo_act = self.hints.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_act.setShortcut(QKeySequence(S.Undo))
-        self.redo_act = self.hints.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_act.setShortcuts([QKeySequence(S.Redo), QKeySequence("Ctrl+Shift+Z")])
-        self.delete_act = self._action("&Delete Hint", self.delete_selected, S.Delete)
-        self.clear_act = self._action("C&lear Hints", self.hints.clear, "Ctrl+Shift+Backspace")
-        self.settings_act = self._action("&Settings…", self.open_settings, S.Preferences)
-        self.fit_act = self._action("&Fit to Window", self.fit, "Ctrl+0")
-        self.actual_act = self._action("&100 %", lambda: self.set_zoom(1.0), "Ctrl+1")
-        self.zoom_in_act = self._action("Zoom &In", lambda: self.zoom_by(1.25), S.ZoomIn)
-        self.zoom_out_act = self._action("Zoom &Out", lambda: self.zoom_by(0.8), S.ZoomOut)
-        self.side_act = self._action("&Side by Side", lambda: self.set_split(False), "Ctrl+2")
-        self.split_act = self._action("S&plit View", lambda: self.set_split(True), "Ctrl+3")
-        group = QActionGroup(self)
-        for a in (self.side_act, self.split_act):
-            a.setCheckable(True)
-            group.addAction(a)
-        self.about_act = self._action("&About Rehue", self.about)
-        self.log_act = self._action("Show &Log File", self.show_log)
-
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.addAction(self.open_act)
-        self.recent_menu = m.addMenu("Open &Recent")
-        m.addSeparator()
-        for a in (self.save_act, self.save_as_act, self.compare_act):
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.batch_act)
-        m.addSeparator()
-        m.addAction(self.quit_act)
-        m = mb.addMenu("&Edit")
-        for a in (self.undo_act, self.redo_act):
-            m.addAction(a)
-        m.addSeparator()
-        for a in (self.delete_act, self.clear_act):
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.settings_act)
-        m = mb.addMenu("&View")
-        for a in (self.side_act, self.split_act):
-            m.addAction(a)
-        m.addSeparator()
-        for a in (self.fit_act, self.actual_act, self.zoom_in_act, self.zoom_out_act):
-            m.addAction(a)
-        m = mb.addMenu("&Help")
-        m.addAction(self.about_act)
-        m.addAction(self.log_act)
-        style = self.style()
-        SP = QStyle.StandardPixmap
-        for act, pix in ((self.open_act, SP.SP_DialogOpenButton), (self.save_act, SP.SP_DialogSaveButton),
-                         (self.batch_act, SP.SP_DirIcon), (self.undo_act, SP.SP_ArrowBack), (self.redo_act, SP.SP_ArrowForward)):
-            act.setIcon(style.standardIcon(pix))
-        tb = self.addToolBar("Main")
-        tb.setObjectName("main-toolbar")
-        tb.setMovable(False)
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for a in (self.open_act, self.save_act, self.batch_act):
-            tb.addAction(a)
-        tb.addSeparator()
-        for a in (self.undo_act, self.redo_act):
-            tb.addAction(a)
-        tb.addSeparator()
-        for a in (self.side_act, self.split_act, self.fit_act, self.actual_act):
-            tb.addAction(a)
-        self._fill_recent()
+            view.zoom_changed.connect(self._on_zoom)  # either pane: the readout follows the wheel
 
     def _build_status(self) -> None:
         self.device_label = QLabel()
@@ -281,8 +147,8 @@ class MainWindow(QMainWindow):
         self.device_label.setToolTip("ONNX Runtime providers: " + ", ".join(self.colorizer.providers))
         if provider == "cuda" and self.colorizer.device_name != "CUDA":
             self.statusBar().showMessage("CUDA is not available on this computer; running on the CPU.", 8000)
-        if self.opened is not None:
-            self.open_path(self.current_path)
+        if self.session is not None:
+            self.open_path(self.current_path, confirm=False)
 
     # ================================================================== opening
     def open_dialog(self) -> None:
@@ -301,56 +167,72 @@ class MainWindow(QMainWindow):
         else:
             self.open_batch(paths)
 
-    def open_path(self, path: Path | None) -> None:
+    def open_path(self, path: Path | None, confirm: bool = True) -> None:
         if path is None or self.colorizer is None:
             return
-        if not self._confirm_discard():
+        if confirm and not self._confirm_discard("Open another photo anyway?"):
             return
         self.photo_generation += 1
         gen = self.photo_generation
         self.statusBar().showMessage(f"Opening {path.name}…")
         _busy_cursor(True)
-        job = workers.Job(workers.open_photo, path, self.colorizer)
-        job.signals.result.connect(lambda opened, gen=gen, path=path: self._on_opened(opened, path, gen))
-        job.signals.errored.connect(lambda msg: self._error(msg, title="Cannot open this photo"))
+        job = workers.Job(PhotoSession.open, path, self.colorizer)
+        job.signals.result.connect(lambda session, gen=gen, path=path: self._on_opened(session, path, gen))
+        job.signals.errored.connect(lambda exc: self._error(exc, title="Cannot open this photo"))
         job.signals.finished.connect(lambda: _busy_cursor(False))
-        self._run(job)
+        workers.start(job)
 
-    def _on_opened(self, opened: workers.OpenedPhoto, path: Path, gen: int) -> None:
-        if gen != self.photo_generation:
+    def _on_opened(self, session: PhotoSession, path: Path, gen: int) -> None:
+        if gen != self.photo_generation or self.closing:
             return
-        self.opened = opened
+        self.session = session
         self.current_path = path
         self.saved_path = None
         self.last_result = None
         self.hints.reset()
-        img = qimage_from_rgb(opened.display_rgb)
-        full_w = opened.photo.size[0]
+        img = qimage_from_rgb(session.display_rgb)
+        full_w = session.photo.size[0]
         self.before_view.set_image(img, full_w)
         self.after_view.set_image(img, full_w)
         self.after_view.fit()
         self.before_view.fit()
         self.settings.setValue("last_dir", str(path.parent))
         self._add_recent(path)
-        w, h = opened.photo.size
-        depth = "16-bit" if opened.photo.is_16bit else "8-bit"
-        note = f" — {opened.photo.notes[0]}" if opened.photo.notes else ""
+        w, h = session.photo.size
+        depth = "16-bit" if session.photo.is_16bit else "8-bit"
+        note = f" — {session.photo.notes[0]}" if session.photo.notes else ""
         self.statusBar().showMessage(f"{path.name}: {w} × {h}, {depth}{note}", 10000)
         self._update_title()
         self._update_actions()
+        self._offer_saved_hints(session)
         self.request_preview("preview")
+
+    def _offer_saved_hints(self, session: PhotoSession) -> None:
+        saved = session.saved_hints()
+        if saved is None or not saved.hints:
+            return
+        answer = QMessageBox.question(
+            self, "Restore your hints?",
+            f"{len(saved.hints)} colour hint(s) were saved with {session.path.name}"
+            f"{' on ' + saved.saved.replace('T', ' ') if saved.saved else ''}. Restore them to keep working?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.hints.restore(tuple(session.snap(h) for h in saved.hints))
+            self.panel.strength.setValue(int(round(saved.strength * 100)))
+            self.hints.undo_stack.setClean()
 
     # ================================================================== preview
     def request_preview(self, quality: str = "preview") -> None:
-        if self.opened is None or self.colorizer is None:
+        if self.session is None or self.colorizer is None:
             return
-        req = workers.PreviewRequest(self.hints.hints(), self.strength.value() / 100.0, quality, self.photo_generation)
-        self.scheduler.request(self.opened, self.colorizer, req)
+        req = PreviewRequest(self.hints.hints(), self.panel.strength_value(), quality, self.photo_generation)
+        self.scheduler.request(self.session, req)
         if quality == "preview":
             self.idle_timer.start()
 
-    def _on_preview(self, result: workers.PreviewResult) -> None:
-        if result.request.generation != self.photo_generation or self.opened is None:
+    def _on_preview(self, result: PreviewResult) -> None:
+        if result.request.generation != self.photo_generation or self.session is None:
             return
         self.last_result = result
         img = qimage_from_rgb(result.rgb)
@@ -362,90 +244,80 @@ class MainWindow(QMainWindow):
         self._refresh_panel()
 
     def _on_hints_changed(self) -> None:
-        for v in (self.before_view, self.after_view):
-            v.sync_markers(self.hints.items(), self.hints.selected)
+        self._sync_markers()
         self._update_actions()
         self._update_title()
         self.request_preview("preview")
 
-    def _on_strength(self, value: int, request: bool = True) -> None:
-        self.strength_label.setText(f"{value} %")
-        self.settings.setValue("strength", value / 100.0)
-        if request:
-            self.request_preview("preview")
+    def _on_strength(self, value: float) -> None:
+        self.settings.setValue("strength", value)
+        self.request_preview("preview")
 
     # ================================================================== hints
+    def _marker_colour(self, hint: Hint) -> tuple[int, int, int]:
+        return self.session.rendered_rgb(hint) if self.session else (128, 128, 128)
+
+    def _sync_markers(self) -> None:
+        for v in (self.before_view, self.after_view):
+            v.sync_markers(self.hints.items(), self.hints.selected, self._marker_colour)
+
     def _on_click(self, x: float, y: float) -> None:
-        if self.opened is None:
+        if self.session is None:
             return
         colours = self._suggestions(x, y)
         rgb = colours[0] if colours else (128, 128, 128)
-        hint = Hint.from_rgb(x, y, rgb, radius=self.radius.value())
-        self.hints.add(hint)
+        self.hints.add(self.session.snap(Hint.from_rgb(x, y, rgb, reach=self.panel.reach_value())))
+
+    def _on_hint_moved(self, hint_id: int, x: float, y: float) -> None:
+        """A moved hint keeps its colour, snapped again to the gamut at its new spot."""
+        old = self.hints.get(hint_id)
+        if old is None or self.session is None:
+            return
+        from dataclasses import replace
+
+        self.hints.replace(hint_id, self.session.snap(replace(old, x=x, y=y)), "Move hint")
 
     def _suggestions(self, x: float, y: float) -> list[tuple[int, int, int]]:
-        if self.last_result is None or self.colorizer is None or self.opened is None:
+        if self.session is None:
             return []
-        lw = self.opened.prepared.l_work
-        lv = float(lw[min(int(y * lw.shape[0]), lw.shape[0] - 1), min(int(x * lw.shape[1]), lw.shape[1] - 1)])
-        return self.colorizer.suggest_colors(self.last_result.chroma, x, y, l_value=max(35.0, min(lv, 80.0)), k=6)
+        chroma = self.last_result.chroma if self.last_result else self.session.last_chroma
+        return self.session.suggestions(chroma, x, y) if chroma is not None else []
 
     def _on_selection(self, hint_id) -> None:
-        for v in (self.before_view, self.after_view):
-            v.sync_markers(self.hints.items(), hint_id)
-        hint = self.hints.get(hint_id) if hint_id is not None else None
-        if hint is not None:
-            self.radius.blockSignals(True)
-            self.radius.setValue(hint.radius)
-            self.radius.blockSignals(False)
+        self._sync_markers()
         self._refresh_panel()
         self._update_actions()
 
     def _refresh_panel(self) -> None:
         hint_id = self.hints.selected
         hint = self.hints.get(hint_id) if hint_id is not None else None
-        colours = self._suggestions(hint.x, hint.y) if hint else []
-        for i, b in enumerate(self.swatches):
-            if i < len(colours):
-                c = QColor(*colours[i])
-                b.setStyleSheet(f"background-color: {c.name()}; border: 1px solid #555")
-                b.setToolTip(f"Use {c.name()} for this hint")
-                b.setEnabled(True)
-                b.setProperty("rgb", colours[i])
-            else:
-                b.setStyleSheet("")
-                b.setEnabled(False)
-                b.setProperty("rgb", None)
-        if hint:
-            c = hint_qcolor(hint)
-            self.hint_info.setText(f"Hint {hint_id} at ({hint.x:.0%}, {hint.y:.0%}), colour {c.name()}. Pick a suggestion or choose any colour.")
+        if hint is None:
+            self.panel.show_hint(None, None, [])
         else:
-            self.hint_info.setText("Click the photo to place a hint. Drag to move; right-click or Del deletes.")
-
-    def _apply_swatch(self, i: int) -> None:
-        rgb = self.swatches[i].property("rgb")
-        if rgb is None or self.hints.selected is None:
-            return
-        self._recolor_selected(tuple(rgb))
+            self.panel.show_hint(hint_id, self._marker_colour(hint), self._suggestions(hint.x, hint.y), hint.reach)
 
     def _recolor_selected(self, rgb: tuple[int, int, int]) -> None:
         hint_id = self.hints.selected
-        if hint_id is None:
+        if hint_id is None or self.session is None:
             return
+        old = self.hints.get(hint_id)
         lab = contract.rgb_to_lab(np.array([[rgb]], np.uint8))[0, 0]
-        self.hints.recolor(hint_id, float(lab[1]), float(lab[2]))
+        from dataclasses import replace
+
+        self.hints.replace(hint_id, self.session.snap(replace(old, a=float(lab[1]), b=float(lab[2]))), "Change hint colour")
 
     def pick_colour(self) -> None:
         hint_id = self.hints.selected
         if hint_id is None:
             return
-        c = QColorDialog.getColor(hint_qcolor(self.hints.get(hint_id)), self, "Hint colour")
+        c = QColorDialog.getColor(QColor(*self._marker_colour(self.hints.get(hint_id))), self, "Hint colour")
         if c.isValid():
             self._recolor_selected((c.red(), c.green(), c.blue()))
 
-    def _on_radius(self, value: int) -> None:
+    def _on_reach(self, reach: float) -> None:
+        self.settings.setValue("hints/reach", reach)
         if self.hints.selected is not None:
-            self.hints.resize(self.hints.selected, value)
+            self.hints.set_reach(self.hints.selected, reach)
 
     def delete_selected(self) -> None:
         if self.hints.selected is not None:
@@ -478,7 +350,7 @@ class MainWindow(QMainWindow):
 
     def set_split(self, on: bool) -> None:
         self.settings.setValue("view/split", on)
-        (self.split_act if on else self.side_act).setChecked(True)
+        (self.act.split if on else self.act.side).setChecked(True)
         self.right_pane.setVisible(not on)
         self.before_view.set_split(on)
         self.before_label.setText("Original  |  Colour — drag the line" if on else "Original")
@@ -501,7 +373,7 @@ class MainWindow(QMainWindow):
             self._save_to(self.saved_path)
 
     def save_as(self) -> None:
-        if self.opened is None:
+        if self.session is None:
             return
         default = self._default_save_path()
         fmt = photo_io.format_for(default)
@@ -516,7 +388,7 @@ class MainWindow(QMainWindow):
         self._save_to(path)
 
     def _save_to(self, path: Path) -> None:
-        if self.opened is None or self.colorizer is None:
+        if self.session is None or self.colorizer is None:
             return
         if self.current_path is not None and path.resolve() == self.current_path.resolve():
             answer = QMessageBox.warning(
@@ -526,40 +398,35 @@ class MainWindow(QMainWindow):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        progress = QProgressDialog(f"Saving {path.name} at full resolution…", "", 0, 0, self)
+        w, h = self.session.photo.size
+        progress = QProgressDialog(f"Saving {path.name} at full resolution ({w * h / 1e6:.0f} MP)…", "", 0, 0, self)
         progress.setCancelButton(None)
         progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(300)
-        job = workers.Job(workers.save_full, self.opened, self.colorizer, self.hints.hints(), self.strength.value() / 100.0, path, photo_io.format_for(path))
-        job.signals.result.connect(lambda p: self._on_saved(p))
-        job.signals.errored.connect(lambda msg: self._error(msg, title="Could not save"))
+        progress.setMinimumDuration(0)  # a 50 MP save takes seconds: show at once
+        progress.show()
+        job = workers.Job(self.session.save, path, photo_io.format_for(path), self.hints.hints(), self.panel.strength_value())
+        job.signals.result.connect(self._on_saved)
+        job.signals.errored.connect(lambda exc: self._error(exc, title="Could not save"))
         job.signals.finished.connect(progress.close)
-        self._run(job)
+        workers.start(job)
 
     def _on_saved(self, path: Path) -> None:
         self.saved_path = path
         self.hints.undo_stack.setClean()
-        self.statusBar().showMessage(f"Saved {path}", 8000)
+        self.statusBar().showMessage(f"Saved {path}" + (" (hints kept beside the original)" if len(self.hints) else ""), 8000)
         self._update_title()
 
     def export_comparison(self) -> None:
-        if self.opened is None or self.last_result is None:
+        if self.session is None or self.last_result is None:
             return
         default = self.current_path.with_name(f"{self.current_path.stem}_before-after.jpg") if self.current_path else Path("comparison.jpg")
         path, _ = QFileDialog.getSaveFileName(self, "Export comparison", str(default), "JPEG (*.jpg);;PNG (*.png)")
         if not path:
             return
-        import cv2
-
-        before = self.opened.display_rgb
-        after = self.last_result.rgb
-        if after.shape[:2] != before.shape[:2]:
-            after = cv2.resize(after, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_LINEAR)
-        gap = np.full((before.shape[0], max(8, before.shape[1] // 100), 3), 255, np.uint8)
         try:
-            photo_io.write_photo(Path(path), np.hstack([before, gap, after]))
+            photo_io.write_photo(Path(path), side_by_side(self.session.display_rgb, self.last_result.rgb))
         except photo_io.PhotoError as exc:
-            self._error(str(exc), title="Could not export")
+            self._error(exc, title="Could not export")
             return
         self.statusBar().showMessage(f"Saved comparison {path}", 8000)
 
@@ -591,43 +458,49 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Log file", f"Rehue writes its log to:\n{path}" if path else "Logging to a file is not available.")
 
     # ================================================================== helpers
-    def _run(self, job: workers.Job) -> None:
-        workers.start(job)
-
-    def _error(self, message: str, title: str = "Rehue") -> None:
+    def _error(self, exc: BaseException | str, title: str = "Rehue") -> None:
+        """An expected problem (a bad photo, a full disk) as a message; anything else is a bug:
+        the crash dialog, which names the log file with the traceback."""
         self.statusBar().clearMessage()
-        QMessageBox.warning(self, title, message)
+        message = exc if isinstance(exc, str) else workers.user_message(exc)
+        if message is None:
+            show_crash_dialog(self, f"{type(exc).__name__}: {exc}")
+        else:
+            QMessageBox.warning(self, title, message)
+
+    def _on_clean_changed(self, _clean: bool) -> None:
+        if not self.closing:
+            self._update_title()
 
     def _update_title(self) -> None:
         name = self.current_path.name if self.current_path else ""
-        dirty = self.opened is not None and not self.hints.undo_stack.isClean()
+        dirty = self.session is not None and not self.hints.undo_stack.isClean()
         self.setWindowTitle(f"{name}{' *' if dirty else ''} — Rehue" if name else "Rehue")
 
     def _update_actions(self) -> None:
-        has = self.opened is not None
-        for a in (self.save_act, self.save_as_act, self.compare_act, self.fit_act, self.actual_act, self.zoom_in_act, self.zoom_out_act):
+        has = self.session is not None
+        for a in self.act.photo_actions():
             a.setEnabled(has)
-        sel = self.hints.selected is not None
-        for w in (self.delete_act, self.delete_btn, self.pick_btn):
-            w.setEnabled(sel)
-        self.clear_act.setEnabled(len(self.hints) > 0)
-        self.clear_btn.setEnabled(len(self.hints) > 0)
+        self.act.delete.setEnabled(self.hints.selected is not None)
+        self.act.clear.setEnabled(len(self.hints) > 0)
+        self.panel.set_hint_count(len(self.hints))
 
-    def _confirm_discard(self) -> bool:
-        if self.opened is None or self.hints.undo_stack.isClean() or len(self.hints) == 0:
+    def _confirm_discard(self, question: str) -> bool:
+        if self.session is None or self.hints.undo_stack.isClean() or len(self.hints) == 0:
             return True
         answer = QMessageBox.question(
-            self, "Rehue", "Your hints on this photo are not saved. Open another photo anyway?",
+            self, "Rehue", f"Your hints on {self.current_path.name if self.current_path else 'this photo'} are not saved. {question}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
         )
         return answer == QMessageBox.StandardButton.Yes
 
     def _fill_recent(self) -> None:
-        self.recent_menu.clear()
+        menu = self.act.recent_menu
+        menu.clear()
         recent = [p for p in self.settings.value("recent", [], list) or [] if p]
         for p in recent:
-            self.recent_menu.addAction(Path(p).name, lambda p=p: self.open_path(Path(p))).setStatusTip(p)
-        self.recent_menu.setEnabled(bool(recent))
+            menu.addAction(Path(p).name, lambda p=p: self.open_path(Path(p))).setStatusTip(p)
+        menu.setEnabled(bool(recent))
 
     def _add_recent(self, path: Path) -> None:
         recent = [p for p in self.settings.value("recent", [], list) or [] if p and p != str(path)]
@@ -645,9 +518,12 @@ class MainWindow(QMainWindow):
         self.open_paths(paths)
 
     def closeEvent(self, event) -> None:
-        if not self._confirm_discard():
+        if not self.closing and not self._confirm_discard("Quit anyway?"):
             event.ignore()
             return
+        self.closing = True
+        # The undo stack goes with the window: nothing may call back into it after this.
+        self.hints.undo_stack.cleanChanged.disconnect(self._on_clean_changed)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.idle_timer.stop()
         self.scheduler.shutdown()

@@ -6,6 +6,8 @@ so the same hint sits on the same spot in the preview, the display image and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap
@@ -33,7 +35,7 @@ def qimage_from_rgb(rgb: np.ndarray) -> QImage:
 
 
 def hint_qcolor(hint: Hint, lightness: float = 62.0) -> QColor:
-    """The colour a hint marker shows: its ab at a mid lightness."""
+    """A hint's ab at a given lightness (its marker uses the lightness of the spot it is on)."""
     rgb = np.clip(contract.lab_to_rgb(np.array([[[lightness, hint.a, hint.b]]], np.float32)), 0, 1)[0, 0]
     return QColor(*(int(round(c * 255)) for c in rgb))
 
@@ -52,6 +54,13 @@ class HintMarker(QGraphicsEllipseItem):
         self.setCursor(Qt.CursorShape.SizeAllCursor)
         self.setZValue(10)
         self._press_pos: QPointF | None = None
+        # How far the hint reaches: a dashed ring in scene (photo) coordinates, so it zooms.
+        self.ring = QGraphicsEllipseItem()
+        pen = QPen(QColor("white"), 1.5, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.ring.setPen(pen)
+        self.ring.setZValue(9)
+        self.ring.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.set_selected(False)
 
     def set_selected(self, selected: bool) -> None:
@@ -70,6 +79,9 @@ class HintMarker(QGraphicsEllipseItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self.view.image_rect.isValid():
             r = self.view.image_rect
             return QPointF(min(max(value.x(), r.left()), r.right() - 0.01), min(max(value.y(), r.top()), r.bottom() - 0.01))
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            rect = self.ring.rect()
+            self.ring.setRect(rect.translated(value - rect.center()))
         return super().itemChange(change, value)
 
     def mouseReleaseEvent(self, event) -> None:
@@ -240,23 +252,35 @@ class ImageView(QGraphicsView):
 
     def clear_markers(self) -> None:
         for m in self.markers.values():
+            self.scene().removeItem(m.ring)
             self.scene().removeItem(m)
         self.markers.clear()
 
-    def sync_markers(self, items: list[tuple[int, Hint]], selected: int | None) -> None:
-        """Show exactly these hints."""
+    def sync_markers(self, items: list[tuple[int, Hint]], selected: int | None,
+                     colour_of: Callable[[Hint], tuple[int, int, int]] | None = None) -> None:
+        """Show exactly these hints: each marker filled with the colour it will render
+        (``colour_of``), with a ring showing how far it reaches (its brush size)."""
         ids = {i for i, _ in items}
         for gone in set(self.markers) - ids:
-            self.scene().removeItem(self.markers.pop(gone))
+            m = self.markers.pop(gone)
+            self.scene().removeItem(m.ring)
+            self.scene().removeItem(m)
+        long_side = max(self.image_rect.width(), self.image_rect.height())
         for hint_id, hint in items:
             m = self.markers.get(hint_id)
             if m is None:
                 m = HintMarker(self, hint_id)
                 self.scene().addItem(m)
+                self.scene().addItem(m.ring)
                 self.markers[hint_id] = m
-            m.setPos(self.from_fraction(hint.x, hint.y))
-            m.setBrush(QBrush(hint_qcolor(hint)))
+            centre = self.from_fraction(hint.x, hint.y)
+            m.setPos(centre)
+            colour = QColor(*colour_of(hint)) if colour_of else hint_qcolor(hint)
+            m.setBrush(QBrush(colour))
             m.set_selected(hint_id == selected)
+            r = hint.reach * long_side
+            m.ring.setRect(QRectF(centre.x() - r, centre.y() - r, 2 * r, 2 * r))
+            m.ring.setVisible(hint_id == selected)
             m.setToolTip(f"Hint {hint_id}: drag to move, right-click to delete")
 
     # ------------------------------------------------------------------ mouse

@@ -25,10 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rehue import contract, photo_io
-from rehue.engine import Colorizer
 from export import data
 from export.metrics import colourfulness, mean_ciede2000, psnr, ssim
+from rehue import contract, photo_io
+from rehue.engine import Colorizer
 
 log = logging.getLogger("rehue.eval")
 

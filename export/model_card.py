@@ -13,8 +13,8 @@ from pathlib import Path
 
 import onnx
 
-from rehue import contract
 from export.evaluate import HINT_COUNTS
+from rehue import contract
 
 
 def _row(name: str, b: dict) -> str:

@@ -22,8 +22,8 @@ import numpy as np
 import onnx
 import torch
 
-from rehue import contract
 from export.model import ColorizerNet, load_checkpoint
+from rehue import contract
 
 log = logging.getLogger("rehue.export")
 

@@ -18,8 +18,8 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from rehue import contract
 from export import data
+from rehue import contract
 
 log = logging.getLogger("rehue.quantize")
 

@@ -38,9 +38,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rehue import contract
 from export import data
 from export.model import ColorizerNet, count_parameters, encoder_top1
+from rehue import contract
 
 log = logging.getLogger("rehue.train")
 

@@ -77,6 +77,14 @@ class BatchResult:
         return text + (" (cancelled)" if self.cancelled else "")
 
 
+def format_duration(seconds: float | None) -> str:
+    """A duration for a progress display: '--:--' when unknown, 'm:ss', or 'h:mm:ss'."""
+    if seconds is None:
+        return "--:--"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
 def _is_photo(path: Path) -> bool:
     return path.suffix.lower() in photo_io.READ_SUFFIXES and not path.name.startswith(".")
 
@@ -84,7 +92,7 @@ def _is_photo(path: Path) -> bool:
 def _output_for(src: Path, rel: Path, out_dir: Path, options: BatchOptions) -> Path:
     """Output path: same relative place, the input's format (and suffix) unless one is forced."""
     fmt = options.fmt or photo_io.format_for(src)
-    keep_suffix = options.fmt is None and src.suffix.lower() in (".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff")
+    keep_suffix = options.fmt is None and photo_io.writes_suffix(src)
     suffix = src.suffix if keep_suffix else photo_io.output_suffix(fmt)
     return out_dir / rel.parent / f"{rel.stem}{options.suffix}{suffix}"
 

@@ -15,26 +15,22 @@ import threading
 from pathlib import Path
 
 from rehue import __version__
+from rehue.batch import format_duration
+from rehue.engine import PROVIDER_CHOICES
 from rehue.logsetup import setup_logging
+from rehue.photo_io import SAVE_FORMATS
 
 log = logging.getLogger(__name__)
-
-
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="rehue-batch", description="Colorize black-and-white photos, files or whole folders.")
     p.add_argument("inputs", nargs="+", type=Path, help="photos and/or folders (searched recursively)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder; input folders are mirrored inside it")
-    p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
-    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto", help="where to run the model (default: CUDA if available)")
+    p.add_argument("--model", type=Path, default=None, help="ONNX model: STEM.onnx or either of its .encoder/.decoder files (default: the shipped one)")
+    p.add_argument("--provider", choices=tuple(PROVIDER_CHOICES), default="auto", help="where to run the model (default: CUDA if available)")
     p.add_argument("--strength", type=float, default=1.0, help="colour strength, 0 (gray) to 2 (default 1)")
-    p.add_argument("--format", choices=("jpeg", "png", "tiff"), default=None, help="output format (default: same as input)")
+    p.add_argument("--format", choices=tuple(SAVE_FORMATS), default=None, help="output format (default: same as input)")
     p.add_argument("--suffix", default="", help="text added to each output file name, e.g. _colour")
     p.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
     p.add_argument("--jobs", type=int, default=1, help="photos processed at once (2 helps on 4+ cores)")
@@ -62,7 +58,7 @@ class _Bar:
         frac = p.done / max(1, p.total)
         bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
         name = p.current.name if p.current else ""
-        self.stream.write(f"\r[{bar}] {p.done}/{p.total}  ETA {_fmt_time(p.eta_s)}  {name[:40]:<40}")
+        self.stream.write(f"\r[{bar}] {p.done}/{p.total}  ETA {format_duration(p.eta_s)}  {name[:40]:<40}")
         self.stream.flush()
 
     def close(self) -> None:

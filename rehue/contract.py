@@ -168,14 +168,19 @@ def nearest_ab_bin(ab: np.ndarray, bins: np.ndarray = AB_BINS) -> np.ndarray:
 # ----------------------------------------------------------------------------- hints
 
 
+DEFAULT_REACH = 0.2  # how far a hint acts, as a fraction of the photo's long side (see rehue.hint_reach)
+REACH_RANGE = (0.02, 1.0)
+
+
 @dataclass(frozen=True)
 class Hint:
     """One user colour hint.
 
     ``x``, ``y``: position as a fraction of the image width/height (0..1), so a hint placed on a
     preview lands on the same spot at any resolution. ``a``, ``b``: the colour's Lab chroma.
-    ``radius``: half-size of the square patch, in pixels at the model's working resolution
-    (0 = one pixel, 2 = a 5x5 patch).
+    ``radius``: half-size of the square patch the network sees, in pixels at the model's working
+    resolution (0 = one pixel, 2 = a 5x5 patch). ``reach``: how far along its object the hint acts,
+    as a fraction of the photo's long side (the brush size; the engine's business, not the network's).
     """
 
     x: float
@@ -183,19 +188,29 @@ class Hint:
     a: float
     b: float
     radius: int = 2
+    reach: float = DEFAULT_REACH
 
     @classmethod
-    def from_rgb(cls, x: float, y: float, rgb: Sequence[int], radius: int = 2) -> Hint:
+    def from_rgb(cls, x: float, y: float, rgb: Sequence[int], radius: int = 2, reach: float = DEFAULT_REACH) -> Hint:
         """A hint from an 8-bit sRGB colour; its lightness is dropped (the photo's L is kept)."""
         lab = rgb_to_lab(np.array([[rgb]], dtype=np.uint8))[0, 0]
-        return cls(float(x), float(y), float(lab[1]), float(lab[2]), int(radius))
+        return cls(float(x), float(y), float(lab[1]), float(lab[2]), int(radius), float(reach))
 
     def to_dict(self) -> dict[str, float]:
-        return {"x": self.x, "y": self.y, "a": self.a, "b": self.b, "radius": self.radius}
+        return {"x": self.x, "y": self.y, "a": self.a, "b": self.b, "radius": self.radius, "reach": self.reach}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Hint:
-        return cls(float(d["x"]), float(d["y"]), float(d["a"]), float(d["b"]), int(d.get("radius", 2)))
+        """A hint from ``to_dict``'s output; raises ContractError on anything else."""
+        try:
+            x, y, a, b = (float(d[k]) for k in ("x", "y", "a", "b"))
+            radius = int(d.get("radius", 2))
+            reach = float(d.get("reach", DEFAULT_REACH))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ContractError(f"not a hint: {d!r}") from exc
+        if not (0 <= x <= 1 and 0 <= y <= 1 and -128 <= a <= 128 and -128 <= b <= 128 and 0 <= radius <= 16):
+            raise ContractError(f"hint out of range: {d!r}")
+        return cls(x, y, a, b, radius, float(np.clip(reach, *REACH_RANGE)))
 
 
 def encode_hints(hints: Iterable[Hint], height: int, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,12 +23,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from rehue import contract, hint_refine, photo_io, recombine
+from rehue import contract, hint_reach, photo_io, recombine
 from rehue.contract import Hint
 from rehue.resources import default_model_path
 
 log = logging.getLogger(__name__)
 
+# The one table of providers: the choices users see (settings, --provider) and ONNX Runtime's names.
+PROVIDER_CHOICES = {"auto": "Automatic (GPU if available)", "cpu": "CPU", "cuda": "GPU (CUDA)"}
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
@@ -38,9 +40,9 @@ class EngineError(RuntimeError):
 
 def choose_providers(requested: str, available: Sequence[str]) -> list[str]:
     """ONNX Runtime providers to ask for: CUDA then CPU for 'auto' or 'cuda' (when listed), else CPU."""
-    requested = requested.lower()
-    if requested not in ("auto", "cpu", "cuda"):
-        raise EngineError(f"unknown provider {requested!r}: use auto, cpu or cuda")
+    requested = (requested or "auto").lower()
+    if requested not in PROVIDER_CHOICES:
+        raise EngineError(f"unknown provider {requested!r}: use {', '.join(PROVIDER_CHOICES)}")
     chosen = []
     if requested in ("auto", "cuda") and PROVIDERS["cuda"] in available:
         chosen.append(PROVIDERS["cuda"])
@@ -60,6 +62,7 @@ class Prepared:
     l_work: np.ndarray
     full_size: tuple[int, int]
     features: tuple[np.ndarray, ...] = ()
+    cache: dict = field(default_factory=dict, compare=False, repr=False)  # the automatic chroma, once computed
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,8 @@ class Colorizer:
     Thread-safe: one pair of sessions serves every caller."""
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str = "auto", threads: int | None = None,
-                 refine_hints: bool = True) -> None:
-        self.refine_hints = refine_hints  # fuse hints into the distribution and spread them (rehue.hint_refine)
+                 local_hints: bool = True) -> None:
+        self.local_hints = local_hints  # keep each hint to where it reaches (rehue.hint_reach)
         path = Path(model_path) if model_path else default_model_path()
         enc_path, dec_path = contract.model_files(path)
         for part in (enc_path, dec_path):
@@ -169,30 +172,57 @@ class Colorizer:
         return Prepared(l_work, full_size or (w, h), features)
 
     def predict(self, prepared: Prepared, hints: Iterable[Hint] = ()) -> Chroma:
-        """Run the decoder on the photo's features plus hints (positions are fractions of the photo)."""
-        h, w = prepared.l_work.shape
-        hint_ab, hint_mask = contract.encode_hints(hints, h, w)
-        return self.predict_planes(prepared, hint_ab, hint_mask)
+        """The chroma of the photo with these hints (positions are fractions of the photo).
+
+        Without hints: the automatic chroma (computed once per photo). With hints: the decoder's
+        answer kept to where each hint reaches (``rehue.hint_reach``), the automatic chroma elsewhere.
+        """
+        hints = tuple(hints)
+        auto = prepared.cache.get("auto")
+        if auto is None:
+            auto = prepared.cache["auto"] = self._decode(prepared, *contract.encode_hints((), *prepared.l_work.shape))
+        if not hints:
+            return auto
+        hinted = self._decode(prepared, *contract.encode_hints(hints, *prepared.l_work.shape))
+        if not self.local_hints:
+            return hinted
+        weights = hint_reach.reach_weights(prepared.l_work, hints)
+        ab = hint_reach.blend(auto.ab, hinted.ab, prepared.l_work, hints, weights)
+        probs = hint_reach.blend_probs(auto.probs, hinted.probs, weights)
+        return Chroma(np.ascontiguousarray(ab), probs, self.bins)
 
     def predict_planes(self, prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
-        """The decoder on already-rasterised hint planes (evaluation protocols use their own).
+        """The decoder alone on already-rasterised hint planes: (2, h, w) normalised ab and (1, h, w)
+        mask at the size of ``prepared.l_work``. No locality: what the network itself answers."""
+        return self._decode(prepared, hint_ab, hint_mask)
 
-        ``hint_ab`` (2, h, w) normalised; ``hint_mask`` (1, h, w), at the size of ``prepared.l_work``.
-        """
-        l_work = prepared.l_work
-        h, w = l_work.shape
-        planes = (hint_ab, hint_mask)
+    def _decode(self, prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
+        h, w = prepared.l_work.shape
         ph, pw = prepared.features[0].shape[2] * 4, prepared.features[0].shape[3] * 4
         pad = ((0, 0), (0, ph - h), (0, pw - w))
         feeds = dict(zip(contract.DECODER_INPUTS, (*prepared.features, np.pad(hint_ab, pad)[None], np.pad(hint_mask, pad)[None])))
         ab, probs = self.decoder.run(list(contract.DECODER_OUTPUTS), feeds)
         ab = contract.denormalise_ab(ab[0, :, :h, :w]).transpose(1, 2, 0)  # (2, h, w) -> (h, w, 2)
         ph4, pw4 = -(-h // contract.PROBS_STRIDE), -(-w // contract.PROBS_STRIDE)
-        probs = probs[0, :, :ph4, :pw4]
-        if self.refine_hints and planes[1].any():
-            ab = hint_refine.fuse(probs, l_work, *planes, bins=self.bins, temperature=self.anneal_t)
-            ab = hint_refine.refine(ab, l_work, *planes)
-        return Chroma(np.ascontiguousarray(ab), probs, self.bins)
+        return Chroma(np.ascontiguousarray(ab), probs[0, :, :ph4, :pw4], self.bins)
+
+    def snap_hint(self, prepared: Prepared, hint: Hint) -> Hint:
+        """``hint`` with its colour moved into the sRGB gamut at the lightness of the spot it is on,
+        so that the colour stored (and shown on its marker) is the colour that will be rendered."""
+        import dataclasses
+
+        lum = self.lightness_at(prepared, hint.x, hint.y)
+        ab = np.array([[[hint.a, hint.b]]], np.float32)
+        recombine.limit_to_gamut(np.array([[lum]], np.float32), ab)
+        return dataclasses.replace(hint, a=float(ab[0, 0, 0]), b=float(ab[0, 0, 1]))
+
+    @staticmethod
+    def lightness_at(prepared: Prepared, x: float, y: float) -> float:
+        """Mean L (0..100) of the 3×3 working pixels around (x, y), fractions of the photo."""
+        lw = prepared.l_work
+        r = int(np.clip(y * lw.shape[0], 0, lw.shape[0] - 1))
+        c = int(np.clip(x * lw.shape[1], 0, lw.shape[1] - 1))
+        return float(lw[max(0, r - 1):r + 2, max(0, c - 1):c + 2].mean())
 
     def render(self, pixels: np.ndarray, chroma: Chroma, strength: float = 1.0, *, in_place: bool = False,
                should_stop: Callable[[], bool] | None = None) -> np.ndarray:
@@ -237,22 +267,18 @@ class Colorizer:
             t = timings.add("read", t)
         prepared = self.prepare(photo.pixels)
         if timings:
-            t = timings.add("prepare", t)
+            t = timings.add("encoder", t)
         chroma = self.predict(prepared, hints)
         if timings:
-            t = timings.add("predict", t)
+            t = timings.add("decoder", t)
         rgb = self.render(photo.pixels, chroma, strength, in_place=True)
         photo.pixels = rgb
         if timings:
             t = timings.add("recombine", t)
-        fmt = fmt or photo_io.format_for(dst)
-        data = photo_io.encode_like(photo, rgb, fmt)
+        photo_io.write_result(photo, rgb, dst, fmt)
         if timings:
-            t = timings.add("encode", t)
-        photo_io.write_atomically(dst, data)
-        if timings:
-            timings.add("write", t)
+            timings.add("encode+write", t)
         return dst
 
 
-__all__ = ["Colorizer", "Prepared", "Chroma", "Hint", "EngineError", "Timings", "choose_providers"]
+__all__ = ["Colorizer", "Prepared", "Chroma", "Hint", "EngineError", "Timings", "choose_providers", "PROVIDER_CHOICES"]

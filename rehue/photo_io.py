@@ -21,8 +21,15 @@ from PIL import Image
 
 log = logging.getLogger(__name__)
 
+# The one table of file formats: what we read, and what we write (name -> label, suffixes; the
+# first suffix is the one new files get). The app's dialogs and the batch command derive from it.
 READ_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp"}
-WRITE_FORMATS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif"}
+SAVE_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "jpeg": ("JPEG", (".jpg", ".jpeg", ".jpe")),
+    "png": ("PNG", (".png",)),
+    "tiff": ("TIFF", (".tif", ".tiff")),
+}
+WRITE_FORMATS = {name: suffixes[0] for name, (_, suffixes) in SAVE_FORMATS.items()}
 MAX_PIXELS = 1_000_000_000  # a 40000 x 25000 scan; beyond this we refuse rather than swap
 JPEG_QUALITY = 95
 EXIF_ORIENTATION = 0x0112
@@ -232,12 +239,14 @@ def output_suffix(fmt: str) -> str:
 
 
 def format_for(path: Path) -> str:
-    s = path.suffix.lower()
-    if s in (".jpg", ".jpeg", ".jpe"):
-        return "jpeg"
-    if s in (".tif", ".tiff"):
-        return "tiff"
-    return "png"
+    """The output format a path's suffix names; PNG for anything we do not write (BMP, WebP)."""
+    s = Path(path).suffix.lower()
+    return next((name for name, (_, suffixes) in SAVE_FORMATS.items() if s in suffixes), "png")
+
+
+def writes_suffix(path: Path) -> bool:
+    """Whether we write files with this path's suffix (so an output can keep it)."""
+    return any(Path(path).suffix.lower() in suffixes for _, suffixes in SAVE_FORMATS.values())
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -365,5 +374,13 @@ def encode_like(photo: Photo, rgb: np.ndarray, fmt: str) -> bytes:
     return encode_photo(rgb, fmt, photo.alpha if fmt != "jpeg" else None, photo.exif, photo.icc)
 
 
+def write_result(photo: Photo, rgb: np.ndarray, dst: Path, fmt: str | None = None) -> Path:
+    """Write the colour version of ``photo`` to ``dst`` atomically, in ``fmt`` (default: from the
+    suffix), with the original's metadata: the one writer of the app's Save and of the batch."""
+    dst = Path(dst)
+    write_atomically(dst, encode_like(photo, rgb, fmt or format_for(dst)))
+    return dst
+
+
 __all__ = ["Photo", "PhotoError", "read_photo", "write_photo", "encode_photo", "write_atomically",
-           "output_suffix", "format_for", "thumbnail_rgb", "reduce", "display_rgb", "encode_like", "READ_SUFFIXES"]
+           "output_suffix", "format_for", "thumbnail_rgb", "reduce", "display_rgb", "encode_like", "write_result", "READ_SUFFIXES"]

@@ -67,7 +67,7 @@ def test_padded_size():
 
 
 def _meta(**over):
-    m = contract.make_metadata(model_name="m", model_version="1", working_size=256, training_data=[], metrics={}, created="2026-01-01")
+    m = contract.make_metadata(part="decoder", model_name="m", model_version="1", working_size=256, training_data=[], metrics={}, created="2026-01-01")
     m.update(over)
     return json.dumps(m)
 
@@ -84,3 +84,7 @@ def test_metadata_roundtrip_and_refusals():
         contract.parse_metadata(_meta(normalisation={"l_center": 0, "l_scale": 100, "ab_scale": 110}))
     with pytest.raises(contract.ContractError, match="stride"):
         contract.parse_metadata(_meta(stride=16))
+    with pytest.raises(contract.ContractError, match="not an encoder or a decoder"):
+        contract.parse_metadata(_meta(part="head"))
+    with pytest.raises(contract.ContractError, match="are not ours"):
+        contract.parse_metadata(_meta(inputs=list(contract.ENCODER_INPUTS)))

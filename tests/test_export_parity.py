@@ -3,8 +3,6 @@ torch and in onnxruntime, and the engine, fed through the contract, sees what to
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import onnx
 import pytest
@@ -12,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import gray_scene  # noqa: E402
-from rehue import contract  # noqa: E402
-from rehue.engine import Colorizer  # noqa: E402
 from export.model import seeded_model  # noqa: E402
 from export.onnx_export import OPSET, export_onnx, parity  # noqa: E402
+from rehue import contract  # noqa: E402
+from rehue.engine import Colorizer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +68,7 @@ def test_torch_and_onnxruntime_agree(exported):
 
 def test_engine_matches_torch_through_the_contract(exported):
     model, path = exported
-    c = Colorizer(path, provider="cpu", refine_hints=False)
+    c = Colorizer(path, provider="cpu", local_hints=False)
     g = gray_scene(128, 160)
     prepared = c.prepare(g)
     hint = contract.Hint.from_rgb(0.4, 0.6, (200, 60, 40), radius=2)

@@ -13,8 +13,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from conftest import gray_scene
-from desktop import dialogs, main_window, workers
+from desktop import dialogs, main_window
 from desktop.main_window import MainWindow
+from rehue.session import DISPLAY_SIDE, PREVIEW_SIDE, PhotoSession
 
 TIMEOUT = 20000
 
@@ -80,7 +81,7 @@ def test_window_starts_with_model_and_provider(window: MainWindow):
     assert window.colorizer is not None
     assert "CPU" in window.device_label.text()
     assert window.windowTitle() == "Rehue"
-    assert not window.save_act.isEnabled()
+    assert not window.act.save.isEnabled()
 
 
 def test_drop_photo_shows_before_and_after(qtbot, window: MainWindow, photo: Path):
@@ -90,7 +91,7 @@ def test_drop_photo_shows_before_and_after(qtbot, window: MainWindow, photo: Pat
     assert window.before_view.image_rect.width() == 400
     assert window.last_result is not None and window.last_result.rgb.shape == (300, 400, 3)
     assert "grandma.jpg" in window.windowTitle()
-    assert window.save_act.isEnabled()
+    assert window.act.save.isEnabled()
     # the "after" view really shows colour
     rgb = window.last_result.rgb.astype(int)
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 0.5
@@ -102,7 +103,7 @@ def test_bad_file_dropped_shows_message(qtbot, window: MainWindow, tmp_path, no_
     window.open_path(bad)
     qtbot.waitUntil(lambda: len(no_modal_dialogs) > 0, timeout=TIMEOUT)
     assert "PDF document" in str(no_modal_dialogs[0])
-    assert window.opened is None
+    assert window.session is None
 
 
 def test_click_adds_hint_move_delete_undo_redo(qtbot, window: MainWindow, photo: Path):
@@ -114,7 +115,7 @@ def test_click_adds_hint_move_delete_undo_redo(qtbot, window: MainWindow, photo:
     assert hint.x == pytest.approx(0.25, abs=0.01) and hint.y == pytest.approx(0.5, abs=0.01)
     assert window.hints.selected == hint_id
     assert hint_id in window.before_view.markers and hint_id in window.after_view.markers
-    assert window.delete_act.isEnabled()
+    assert window.act.delete.isEnabled()
 
     # Drag the marker to a new place.
     view = window.before_view
@@ -137,7 +138,7 @@ def test_click_adds_hint_move_delete_undo_redo(qtbot, window: MainWindow, photo:
     # Delete with the Del key, then undo brings it back.
     qtbot.keyClick(window, Qt.Key.Key_Delete)
     assert len(window.hints) == 0 and not window.before_view.markers
-    window.undo_act.trigger()
+    window.act.undo.trigger()
     assert len(window.hints) == 1 and hint_id in window.before_view.markers
 
 
@@ -164,13 +165,13 @@ def test_hint_colour_changes_preview(qtbot, window: MainWindow, photo: Path):
     assert after[centre][..., 2].mean() - after[centre][..., 0].mean() > before[centre][..., 2].mean() - before[centre][..., 0].mean() + 10
     assert window.last_result.seconds < 5
     # Suggested colours are offered for the selected hint.
-    assert any(b.isEnabled() for b in window.swatches)
+    assert any(b.isEnabled() for b in window.panel.swatches)
 
 
 def test_strength_slider_and_settings_remembered(qtbot, window: MainWindow, photo: Path, settings):
     open_and_wait(qtbot, window, photo)
     with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
-        window.strength.setValue(0)
+        window.panel.strength.setValue(0)
     qtbot.waitUntil(lambda: not window.scheduler.is_busy(), timeout=TIMEOUT)
     rgb = window.last_result.rgb.astype(int)
     assert np.abs(rgb[..., 0] - rgb[..., 2]).max() <= 2  # 0 % strength is gray
@@ -254,16 +255,16 @@ def test_preview_scheduler_keeps_only_newest(qtbot, window: MainWindow, photo: P
     results = []
     window.scheduler.ready.connect(results.append)
     for s in (10, 20, 30, 40, 50):
-        window.strength.setValue(s)
+        window.panel.strength.setValue(s)
     qtbot.waitUntil(lambda: not window.scheduler.is_busy(), timeout=TIMEOUT)
     strengths = [r.request.strength for r in results if r.request.quality == "preview"]
     assert strengths[-1] == pytest.approx(0.5) and len(strengths) < 5
 
 
-def test_open_photo_worker_reduces_large_scan(colorizer, tmp_path):
+def test_photo_session_reduces_large_scan(colorizer, tmp_path):
     p = tmp_path / "big.png"
     cv2.imwrite(str(p), gray_scene(3000, 4000))
-    opened = workers.open_photo(p, colorizer)
-    assert max(opened.display.shape[:2]) == workers.DISPLAY_SIDE
-    assert max(opened.preview.shape[:2]) == workers.PREVIEW_SIDE
-    assert opened.photo.size == (4000, 3000)
+    session = PhotoSession.open(p, colorizer)
+    assert max(session.display.shape[:2]) == DISPLAY_SIDE
+    assert max(session.preview_pixels.shape[:2]) == PREVIEW_SIDE
+    assert session.photo.size == (4000, 3000)

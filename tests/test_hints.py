@@ -1,0 +1,132 @@
+"""Hints stay where they are put (rehue.hint_reach through the real engine and model), keep the
+colour they show, and are kept with the photo (rehue.sidecar)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rehue import contract, hint_reach, sidecar
+from rehue.contract import Hint
+from rehue.engine import Colorizer
+from rehue.session import PhotoSession
+from export.metrics import ciede2000
+
+
+def two_objects(h: int = 240, w: int = 320) -> np.ndarray:
+    """Two discs of the same gray, far apart on a dark background: a strong edge around each."""
+    img = np.full((h, w), 40, np.uint8)
+    cv2.circle(img, (w // 4, h // 2), h // 4, 170, -1)
+    cv2.circle(img, (3 * w // 4, h // 2), h // 4, 170, -1)
+    return cv2.GaussianBlur(img, (3, 3), 0)
+
+
+def disc_mask(h: int, w: int, cx: int, shrink: int = 6) -> np.ndarray:
+    m = np.zeros((h, w), np.uint8)
+    cv2.circle(m, (cx, h // 2), h // 4 - shrink, 1, -1)
+    return m.astype(bool)
+
+
+def delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ciede2000(contract.rgb_to_lab(a), contract.rgb_to_lab(b))
+
+
+def test_a_hint_colours_its_object_and_not_a_separate_one_of_the_same_gray(colorizer: Colorizer):
+    g = two_objects()
+    h, w = g.shape
+    prepared = colorizer.prepare(g)
+    auto = colorizer.render(g, colorizer.predict(prepared))
+    red = colorizer.snap_hint(prepared, Hint(0.25, 0.5, 65.0, 45.0, radius=2))
+    hinted = colorizer.render(g, colorizer.predict(prepared, [red]))
+    change = delta_e(auto, hinted)
+    left, right = disc_mask(h, w, w // 4), disc_mask(h, w, 3 * w // 4)
+    assert change[left].mean() > 10  # the hinted disc turned red
+    assert change[right].mean() < 2.0  # the other disc, same gray, is as it was
+
+
+def test_two_hints_on_two_objects_each_keep_their_own(colorizer: Colorizer):
+    g = two_objects()
+    h, w = g.shape
+    prepared = colorizer.prepare(g)
+    red = colorizer.snap_hint(prepared, Hint(0.25, 0.5, 65.0, 45.0))
+    blue = colorizer.snap_hint(prepared, Hint(0.75, 0.5, 10.0, -55.0))
+    out = colorizer.render(g, colorizer.predict(prepared, [red, blue]))
+    lab = contract.rgb_to_lab(out)
+    left, right = disc_mask(h, w, w // 4), disc_mask(h, w, 3 * w // 4)
+    assert lab[left][:, 1].mean() > 25 and lab[left][:, 2].mean() > 15  # red-orange
+    assert lab[right][:, 2].mean() < -25  # blue
+
+
+def test_a_hint_at_the_predicted_colour_changes_almost_nothing(colorizer: Colorizer):
+    from conftest import gray_scene
+
+    g = gray_scene(240, 320, seed=7)
+    prepared = colorizer.prepare(g)
+    chroma = colorizer.predict(prepared)
+    auto = colorizer.render(g, chroma)
+    hh, ww = chroma.ab.shape[:2]
+    a, b = chroma.ab[int(0.4 * hh), int(0.6 * ww)]
+    same = colorizer.snap_hint(prepared, Hint(0.6, 0.4, float(a), float(b)))
+    hinted = colorizer.render(g, colorizer.predict(prepared, [same]))
+    assert delta_e(auto, hinted).mean() < 1.0
+
+
+def test_brush_size_sets_how_far_a_hint_reaches(colorizer: Colorizer):
+    g = np.full((240, 320), 120, np.uint8)  # one big flat object
+    prepared = colorizer.prepare(g)
+    auto = colorizer.render(g, colorizer.predict(prepared))
+    changed = []
+    for reach in (0.05, 0.2, 0.5):
+        out = colorizer.render(g, colorizer.predict(prepared, [Hint(0.5, 0.5, 50.0, -40.0, reach=reach)]))
+        changed.append(float((delta_e(auto, out) > 3).mean()))
+    assert changed[0] < changed[1] < changed[2]
+    assert changed[0] < 0.1 and changed[2] > 0.5
+
+
+def test_reach_weights_stop_at_strong_edges():
+    l_work = np.full((64, 64), 30.0, np.float32)
+    l_work[:, 30:34] = 90.0  # a bright wall between two dark halves
+    wts = hint_reach.reach_weights(l_work, [Hint(0.2, 0.5, 0, 0, reach=0.5)])[0]
+    assert wts[32, 12] > 0.9 and wts[32, 50] < 0.05
+    assert hint_reach.reach_weights(l_work, []).shape == (0, 64, 64)
+
+
+def test_snapped_colour_is_what_gets_rendered(colorizer: Colorizer):
+    """A vivid pick on a dark spot is stored as the colour that spot can really show."""
+    g = np.full((128, 128), 25, np.uint8)  # a dark photo: little chroma fits
+    prepared = colorizer.prepare(g)
+    raw = Hint.from_rgb(0.5, 0.5, (0, 255, 0))
+    snapped = colorizer.snap_hint(prepared, raw)
+    assert np.hypot(snapped.a, snapped.b) < np.hypot(raw.a, raw.b)
+    lum = colorizer.lightness_at(prepared, 0.5, 0.5)
+    rgb = contract.lab_to_rgb(np.array([[[lum, snapped.a, snapped.b]]], np.float32))
+    assert rgb.min() >= -0.02 and rgb.max() <= 1.02  # inside sRGB: no clipping surprise
+
+
+def test_sidecar_round_trips_and_bad_ones_are_ignored(tmp_path: Path):
+    photo = tmp_path / "grandma.jpg"
+    photo.write_bytes(b"jpeg")
+    hints = (Hint(0.1, 0.2, 30.0, -20.0, 2, 0.15), Hint(0.9, 0.8, -10.0, 40.0, 1, 0.4))
+    path = sidecar.write(photo, sidecar.Sidecar(hints, 1.3, "2.0.0"))
+    assert path == tmp_path / "grandma.jpg.rehue.json"
+    back = sidecar.read(photo)
+    assert back is not None and back.hints == hints and back.strength == 1.3 and back.model_version == "2.0.0"
+    path.write_text("{not json")
+    assert sidecar.read(photo) is None
+    path.write_text(json.dumps({"format": "rehue-hints", "hints": [{"x": 5}]}))
+    assert sidecar.read(photo) is None
+    assert photo.read_bytes() == b"jpeg"
+
+
+def test_saving_keeps_hints_beside_the_original(colorizer: Colorizer, tmp_path: Path):
+    src = tmp_path / "scan.png"
+    cv2.imwrite(str(src), two_objects())
+    session = PhotoSession.open(src, colorizer)
+    hint = session.snap(Hint(0.25, 0.5, 60.0, 40.0))
+    session.save(tmp_path / "scan_colour.png", "png", (hint,), 1.1)
+    again = PhotoSession.open(src, colorizer).saved_hints()
+    assert again is not None and again.hints == (hint,) and again.strength == pytest.approx(1.1)
