@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from desktop import workers
 from rehue.batch import BatchOptions, BatchProgress, BatchResult, format_duration, plan_batch
-from rehue.engine import PROVIDER_CHOICES
+from rehue.providers import cuda_problem, usable_choices
 from rehue.logsetup import log_file
 from rehue.photo_io import SAVE_FORMATS
 
@@ -241,7 +241,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings — Rehue")
         self.settings = settings
         self.provider = QComboBox()
-        for value, label in PROVIDER_CHOICES.items():
+        for value, label in usable_choices().items():  # only what this installation can run
             self.provider.addItem(label, value)
         self.provider.setCurrentIndex(max(0, self.provider.findData(settings.value("provider", "auto"))))
         self.model = QLineEdit(settings.value("model", "", str))
@@ -258,6 +258,11 @@ class SettingsDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Run the model on:", self.provider)
         form.addRow("", QLabel(f"Now running on: {current_device}"))
+        problem = cuda_problem()
+        if problem:
+            note = QLabel(f"No GPU here: {problem}.")
+            note.setWordWrap(True)
+            form.addRow("", note)
         form.addRow("Model file:", row)
         form.addRow("Save format:", self.format_box)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

@@ -144,9 +144,11 @@ class MainWindow(QMainWindow):
             return
         meta = self.colorizer.metadata
         self.device_label.setText(f"{meta['model_name']} {meta['model_version']} · {self.colorizer.device_name}")
-        self.device_label.setToolTip("ONNX Runtime providers: " + ", ".join(self.colorizer.providers))
-        if provider == "cuda" and self.colorizer.device_name != "CUDA":
-            self.statusBar().showMessage("CUDA is not available on this computer; running on the CPU.", 8000)
+        reason = self.colorizer.fallback_reason
+        self.device_label.setToolTip("ONNX Runtime providers: " + ", ".join(self.colorizer.providers)
+                                     + (f"\nNot on the GPU: {reason}" if reason else ""))
+        if reason and provider != "cpu":
+            self.statusBar().showMessage(f"Running on the CPU: {reason}", 15000)
         if self.session is not None:
             self.open_path(self.current_path, confirm=False)
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rehue import photo_io
+from rehue import photo_io, sidecar
 from rehue.engine import Colorizer, EngineError
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class BatchPlan:
 
 @dataclass(frozen=True)
 class BatchOptions:
-    strength: float = 1.0
+    strength: float | None = None  # None: a photo's saved strength (sidecar), else 1.0
     fmt: str | None = None  # None: same format as the input ('jpeg', 'png' or 'tiff')
     overwrite: bool = False
     jobs: int = 1
@@ -68,11 +68,13 @@ class BatchResult:
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    with_hints: list[Path] = field(default_factory=list)  # colorized with the hints saved beside them
     cancelled: bool = False
     elapsed_s: float = 0.0
 
     def summary(self) -> str:
-        parts = [f"{len(self.written)} colorized", f"{len(self.skipped)} already done", f"{len(self.failed)} failed"]
+        parts = [f"{len(self.written)} colorized" + (f" ({len(self.with_hints)} with their saved hints)" if self.with_hints else ""),
+                 f"{len(self.skipped)} already done", f"{len(self.failed)} failed"]
         text = ", ".join(parts) + f" in {self.elapsed_s:.1f} s"
         return text + (" (cancelled)" if self.cancelled else "")
 
@@ -166,8 +168,13 @@ def run_batch(
         if cancel is not None and cancel.is_set():
             return
         try:
-            colorizer.colorize_file(item.src, item.dst, strength=options.strength, fmt=options.fmt)
+            saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
+            strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)
+            colorizer.colorize_file(item.src, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt)
             ok, reason = True, ""
+            if saved and saved.hints:
+                with lock:
+                    result.with_hints.append(item.src)
         except photo_io.PhotoError as exc:
             ok, reason = False, str(exc)
         except (EngineError, MemoryError) as exc:

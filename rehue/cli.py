@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder; input folders are mirrored inside it")
     p.add_argument("--model", type=Path, default=None, help="ONNX model: STEM.onnx or either of its .encoder/.decoder files (default: the shipped one)")
     p.add_argument("--provider", choices=tuple(PROVIDER_CHOICES), default="auto", help="where to run the model (default: CUDA if available)")
-    p.add_argument("--strength", type=float, default=1.0, help="colour strength, 0 (gray) to 2 (default 1)")
+    p.add_argument("--strength", type=float, default=None,
+                   help="colour strength, 0 (gray) to 2 (default: 1, or what was saved with a photo's hints)")
     p.add_argument("--format", choices=tuple(SAVE_FORMATS), default=None, help="output format (default: same as input)")
     p.add_argument("--suffix", default="", help="text added to each output file name, e.g. _colour")
     p.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
@@ -37,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--version", action="version", version=f"rehue {__version__}")
     args = p.parse_args(argv)
-    if not 0.0 <= args.strength <= 2.0:
+    if args.strength is not None and not 0.0 <= args.strength <= 2.0:
         p.error("--strength must be between 0 and 2")
     if args.jobs < 1:
         p.error("--jobs must be at least 1")
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"rehue {__version__}: {len(plan.items)} photo(s) to colorize, {len(plan.skipped_existing)} already done; "
           f"model {colorizer.metadata['model_name']} {colorizer.metadata['model_version']} on {colorizer.device_name}", file=sys.stderr)
+    if colorizer.fallback_reason and args.provider != "cpu":
+        print(f"running on the CPU: {colorizer.fallback_reason}", file=sys.stderr)
 
     cancel = threading.Event()
 
@@ -110,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run_batch(plan, colorizer, options, progress=bar.update, cancel=cancel, failure=on_failure)
     bar.close()
     print(result.summary(), file=sys.stderr)
+    if colorizer.fallback_reason and args.provider != "cpu":
+        print(f"(ran on the CPU: {colorizer.fallback_reason})", file=sys.stderr)
     if result.cancelled:
         return 130
     return 1 if result.failed else 0

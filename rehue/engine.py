@@ -16,38 +16,22 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from rehue import contract, hint_reach, photo_io, recombine
+from rehue import contract, hint_reach, photo_io, providers, recombine
 from rehue.contract import Hint
+from rehue.providers import PROVIDER_CHOICES, PROVIDERS, choose_providers
 from rehue.resources import default_model_path
 
 log = logging.getLogger(__name__)
 
-# The one table of providers: the choices users see (settings, --provider) and ONNX Runtime's names.
-PROVIDER_CHOICES = {"auto": "Automatic (GPU if available)", "cpu": "CPU", "cuda": "GPU (CUDA)"}
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
-
 
 class EngineError(RuntimeError):
     """The model cannot be loaded or run; the message says what to do."""
-
-
-def choose_providers(requested: str, available: Sequence[str]) -> list[str]:
-    """ONNX Runtime providers to ask for: CUDA then CPU for 'auto' or 'cuda' (when listed), else CPU."""
-    requested = (requested or "auto").lower()
-    if requested not in PROVIDER_CHOICES:
-        raise EngineError(f"unknown provider {requested!r}: use {', '.join(PROVIDER_CHOICES)}")
-    chosen = []
-    if requested in ("auto", "cuda") and PROVIDERS["cuda"] in available:
-        chosen.append(PROVIDERS["cuda"])
-    chosen.append(PROVIDERS["cpu"])
-    return chosen
 
 
 @dataclass(frozen=True)
@@ -90,29 +74,26 @@ class Timings:
         return now
 
 
-def _open_session(path: Path, opts: ort.SessionOptions, wanted: list[str]) -> ort.InferenceSession:
-    """One ONNX Runtime session; CUDA listed but unusable (no driver, no GPU) falls back loudly."""
-    try:
-        return ort.InferenceSession(str(path), sess_options=opts, providers=wanted)
-    except Exception as exc:
-        if len(wanted) > 1:
-            log.warning("CUDA provider failed (%s); using the CPU", exc)
-            return ort.InferenceSession(str(path), sess_options=opts, providers=[PROVIDERS["cpu"]])
-        raise EngineError(f"{path}: not a usable ONNX model ({exc})") from exc
-
-
 class Colorizer:
     """An ONNX colorization model ready to run: its encoder and decoder sessions (rehue.contract).
-    Thread-safe: one pair of sessions serves every caller."""
+    Thread-safe: one pair of sessions serves every caller.
 
-    def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str = "auto", threads: int | None = None,
-                 local_hints: bool = True) -> None:
+    ``fallback_reason``: when CUDA was wanted and the model runs on the CPU instead, why (one line
+    that says what to do); the status bar, the batch summary and the log show it."""
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str | None = "auto",
+                 threads: int | None = None, local_hints: bool = True) -> None:
         self.local_hints = local_hints  # keep each hint to where it reaches (rehue.hint_reach)
+        try:
+            self._ort = ort = providers.load_runtime()
+        except providers.RuntimeMissing as exc:
+            raise EngineError(str(exc)) from exc
         path = Path(model_path) if model_path else default_model_path()
         enc_path, dec_path = contract.model_files(path)
         for part in (enc_path, dec_path):
             if not part.is_file():
                 raise EngineError(f"no model file {part}: reinstall Rehue, or pass --model with the .onnx files from rehue-export")
+        self._files = (enc_path, dec_path)
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -121,9 +102,17 @@ class Colorizer:
         # the numpy and OpenCV work that follows (hint fusion, recombination): 18 ms per preview on 2 cores.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
+        self._opts = opts
+        self.fallback_reason: str | None = None
         wanted = choose_providers(provider, ort.get_available_providers())
-        self.encoder = _open_session(enc_path, opts, wanted)
-        self.decoder = _open_session(dec_path, opts, wanted)
+        if len(wanted) > 1:
+            problem = providers.cuda_problem(ort)
+            if problem:
+                self._fall_back(problem, wanted_cuda=provider == "cuda")
+                wanted = [PROVIDERS["cpu"]]
+        self._open_sessions(wanted)
+        if len(wanted) > 1 and PROVIDERS["cuda"] not in self.decoder.get_providers():
+            self._fall_back("the CUDA provider did not start (the log file has ONNX Runtime's reason)", wanted_cuda=provider == "cuda")
         metas = {}
         for part, session, file in (("encoder", self.encoder, enc_path), ("decoder", self.decoder, dec_path)):
             raw = session.get_modelmeta().custom_metadata_map.get(contract.METADATA_KEY)
@@ -144,10 +133,57 @@ class Colorizer:
         self.working_size = int(self.metadata["working_size"])
         self.bins = np.asarray(self.metadata["ab_bins"], dtype=np.float32)
         self.anneal_t = float(self.metadata["anneal_t"])
-        self.providers = self.decoder.get_providers()
-        if provider == "cuda" and PROVIDERS["cuda"] not in self.providers:
-            log.warning("CUDA was asked for but is not available; running on the CPU")
+        self._check_shapes()
         log.info("model %s %s on %s", self.metadata["model_name"], self.metadata["model_version"], self.providers)
+
+    def _open_sessions(self, wanted: list[str]) -> None:
+        sessions = []
+        for file in self._files:
+            try:
+                sessions.append(self._ort.InferenceSession(str(file), sess_options=self._opts, providers=wanted))
+            except Exception as exc:
+                if len(wanted) == 1:
+                    raise EngineError(f"{file}: not a usable ONNX model ({exc})") from exc
+                # CUDA listed but unusable: the CPU alone decides whether the file is the problem.
+                self._fall_back(providers.describe_failure(exc), wanted_cuda=True)
+                return self._open_sessions([PROVIDERS["cpu"]])
+        self.encoder, self.decoder = sessions
+        self.providers = self.decoder.get_providers()
+
+    def _fall_back(self, reason: str, wanted_cuda: bool = True) -> None:
+        self.fallback_reason = reason
+        (log.warning if wanted_cuda else log.info)("running on the CPU: %s", reason)
+
+    def _run(self, part: str, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """One session run; a CUDA failure at run time (out of memory) moves the model to the CPU
+        with the reason recorded, and the work goes on."""
+        try:
+            return getattr(self, part).run(outputs, feeds)
+        except Exception as exc:
+            if self.device_name != "CUDA":
+                raise
+            self._fall_back(providers.describe_failure(exc))
+            self._open_sessions([PROVIDERS["cpu"]])
+            return getattr(self, part).run(outputs, feeds)
+
+    def _check_shapes(self) -> None:
+        """Run both parts once on a tiny input: a model with the right names but the wrong shapes
+        is refused here, not on every photo."""
+        try:
+            l_in = np.zeros((1, 1, contract.STRIDE, contract.STRIDE), np.float32)
+            feats = self._run("encoder", list(contract.ENCODER_OUTPUTS), {contract.INPUT_L: l_in})
+            for f, k in zip(feats, contract.FEATURE_STRIDES):
+                if f.ndim != 4 or f.shape[2:] != (contract.STRIDE // k, contract.STRIDE // k):
+                    raise EngineError(f"feature {k} has shape {f.shape}")
+            hints = np.zeros((1, 2, contract.STRIDE, contract.STRIDE), np.float32), np.zeros((1, 1, contract.STRIDE, contract.STRIDE), np.float32)
+            ab, probs = self._run("decoder", list(contract.DECODER_OUTPUTS), dict(zip(contract.DECODER_INPUTS, (*feats, *hints))))
+            q = len(self.bins)
+            if ab.shape != (1, 2, contract.STRIDE, contract.STRIDE) or probs.shape != (1, q, contract.STRIDE // 4, contract.STRIDE // 4):
+                raise EngineError(f"outputs have shapes {ab.shape} and {probs.shape}")
+        except EngineError as exc:
+            raise EngineError(f"{self.model_path}: not a Rehue model ({exc})") from exc
+        except Exception as exc:
+            raise EngineError(f"{self.model_path}: the model does not run ({type(exc).__name__}: {exc})") from exc
 
     @property
     def device_name(self) -> str:
@@ -168,7 +204,7 @@ class Colorizer:
         # Reflect needs the padding smaller than the image; tiny photos fall back to edge copies.
         mode = "reflect" if ph - h < h and pw - w < w else "edge"
         l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode=mode)[None, None]
-        features = tuple(self.encoder.run(list(contract.ENCODER_OUTPUTS), {contract.INPUT_L: l_in}))
+        features = tuple(self._run("encoder", list(contract.ENCODER_OUTPUTS), {contract.INPUT_L: l_in}))
         return Prepared(l_work, full_size or (w, h), features)
 
     def predict(self, prepared: Prepared, hints: Iterable[Hint] = ()) -> Chroma:
@@ -201,7 +237,7 @@ class Colorizer:
         ph, pw = prepared.features[0].shape[2] * 4, prepared.features[0].shape[3] * 4
         pad = ((0, 0), (0, ph - h), (0, pw - w))
         feeds = dict(zip(contract.DECODER_INPUTS, (*prepared.features, np.pad(hint_ab, pad)[None], np.pad(hint_mask, pad)[None])))
-        ab, probs = self.decoder.run(list(contract.DECODER_OUTPUTS), feeds)
+        ab, probs = self._run("decoder", list(contract.DECODER_OUTPUTS), feeds)
         ab = contract.denormalise_ab(ab[0, :, :h, :w]).transpose(1, 2, 0)  # (2, h, w) -> (h, w, 2)
         ph4, pw4 = -(-h // contract.PROBS_STRIDE), -(-w // contract.PROBS_STRIDE)
         return Chroma(np.ascontiguousarray(ab), probs[0, :, :ph4, :pw4], self.bins)
@@ -281,4 +317,5 @@ class Colorizer:
         return dst
 
 
-__all__ = ["Colorizer", "Prepared", "Chroma", "Hint", "EngineError", "Timings", "choose_providers", "PROVIDER_CHOICES"]
+__all__ = ["Colorizer", "Prepared", "Chroma", "Hint", "EngineError", "Timings", "choose_providers", "PROVIDER_CHOICES",
+           "PROVIDERS"]

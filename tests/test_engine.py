@@ -198,3 +198,65 @@ def test_manifest_matches_shipped_model():
     for f in entry["files"]:
         data = (models_dir() / f["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["bytes"]
+
+
+def test_cuda_listed_without_a_driver_falls_back_with_a_reason(monkeypatch):
+    """The GPU build lists CUDA even with no NVIDIA card: the engine says why it uses the CPU."""
+    import onnxruntime as ort
+
+    from rehue import providers
+
+    real = ort.get_available_providers
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real()])
+    monkeypatch.setattr(providers, "_loads", lambda name: False)  # no libcuda
+    c = Colorizer(provider="cuda")
+    assert c.device_name == "CPU" and c.decoder.get_providers() == ["CPUExecutionProvider"]
+    assert "NVIDIA driver" in c.fallback_reason
+    assert "cuda" not in providers.usable_choices()
+    assert Colorizer(provider="cpu").fallback_reason is None
+
+
+def test_gpu_failures_are_named():
+    from rehue.providers import describe_failure
+
+    assert "out of memory" in describe_failure(RuntimeError("CUDA failure 2: out of memory ; GPU=0"))
+    assert "rehue[gpu]" in describe_failure(OSError("libcublasLt.so.12: cannot open shared object file"))
+
+
+def test_damaged_runtime_is_named(monkeypatch):
+    """Uninstalling one of onnxruntime/onnxruntime-gpu over the other leaves a module without
+    SessionOptions: say so instead of an AttributeError."""
+    import types
+
+    from rehue import providers
+
+    monkeypatch.setattr(providers.importlib, "import_module", lambda name: types.ModuleType("onnxruntime"))
+    with pytest.raises(EngineError, match="damaged.*rehue\\[cpu\\]"):
+        Colorizer(provider="cpu")
+
+
+def test_corrupt_model_with_cuda_listed_is_an_engine_error(monkeypatch, tmp_path: Path):
+    import onnxruntime as ort
+
+    real = ort.get_available_providers
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real()])
+    for f in contract.model_files(tmp_path / "junk.onnx"):
+        f.write_bytes(b"garbage")
+    with pytest.raises(EngineError, match="not a usable ONNX model"):
+        Colorizer(tmp_path / "junk.onnx", provider="auto")
+    with pytest.raises(EngineError):
+        Colorizer(tmp_path / "junk.onnx", provider=None)
+
+
+def test_model_with_right_names_but_wrong_shapes_is_refused(tmp_path: Path):
+    """A decoder whose ab_probs has the wrong number of bins loads, then is refused at once."""
+    import json as _json
+
+    enc, dec = _copy_model(tmp_path, "shapes")
+    proto = onnx.load(str(dec))
+    meta = _json.loads(proto.metadata_props[0].value)
+    meta["ab_bins"] = meta["ab_bins"][:-3]
+    proto.metadata_props[0].value = _json.dumps(meta)
+    onnx.save(proto, str(dec))
+    with pytest.raises(EngineError, match="not a Rehue model"):
+        Colorizer(enc)

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from export.metrics import ciede2000
 from rehue import contract, hint_reach, sidecar
 from rehue.contract import Hint
 from rehue.engine import Colorizer
 from rehue.session import PhotoSession
-from export.metrics import ciede2000
 
 
 def two_objects(h: int = 240, w: int = 320) -> np.ndarray:
@@ -130,3 +130,22 @@ def test_saving_keeps_hints_beside_the_original(colorizer: Colorizer, tmp_path: 
     session.save(tmp_path / "scan_colour.png", "png", (hint,), 1.1)
     again = PhotoSession.open(src, colorizer).saved_hints()
     assert again is not None and again.hints == (hint,) and again.strength == pytest.approx(1.1)
+
+
+def test_batch_applies_hints_saved_beside_a_photo(colorizer: Colorizer, tmp_path: Path):
+    from rehue.batch import BatchOptions, plan_batch, run_batch
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(src / name), two_objects())
+    blue = Hint(0.25, 0.5, 10.0, -55.0, reach=0.3)
+    sidecar.write(src / "a.png", sidecar.Sidecar((blue,), 1.0, "test"))
+    result = run_batch(plan_batch([src], tmp_path / "out"), colorizer, BatchOptions())
+    assert sorted(p.name for p in result.written) == ["a.png", "b.png"] and result.with_hints == [src / "a.png"]
+    assert "1 with their saved hints" in result.summary()
+    lab_a = contract.rgb_to_lab(cv2.imread(str(tmp_path / "out" / "a.png"))[..., ::-1].copy())
+    lab_b = contract.rgb_to_lab(cv2.imread(str(tmp_path / "out" / "b.png"))[..., ::-1].copy())
+    left = disc_mask(240, 320, 80)
+    assert lab_a[left][:, 2].mean() < lab_b[left][:, 2].mean() - 15  # the hinted disc is bluer
+    assert not list((tmp_path / "out").rglob("*.rehue.json"))  # sidecars are inputs, not outputs
