@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 
 from desktop import workers
 from rehue.batch import BatchOptions, BatchProgress, BatchResult, format_duration, plan_batch
-from rehue.providers import cuda_problem, usable_choices
 from rehue.logsetup import log_file
 from rehue.photo_io import SAVE_FORMATS
+from rehue.providers import cuda_problem, usable_choices
 
 log = logging.getLogger(__name__)
 
