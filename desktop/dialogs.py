@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
@@ -31,8 +30,6 @@ from rehue.batch import BatchOptions, BatchProgress, BatchResult, format_duratio
 from rehue.logsetup import log_file
 from rehue.photo_io import SAVE_FORMATS
 from rehue.providers import cuda_problem, usable_choices
-
-log = logging.getLogger(__name__)
 
 FORMATS = [("Same as original", None), *((label, name) for name, (label, _) in SAVE_FORMATS.items())]
 

@@ -4,7 +4,6 @@ actions and menus live in ``menus``."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +32,6 @@ from rehue.engine import Colorizer, EngineError
 from rehue.logsetup import log_file
 from rehue.resources import assets_dir
 from rehue.session import PhotoSession, PreviewRequest, PreviewResult, side_by_side
-
-log = logging.getLogger(__name__)
 
 OPEN_FILTER = f"Photos ({' '.join('*' + s for s in sorted(photo_io.READ_SUFFIXES))});;All files (*)"
 SAVE_FILTERS = {name: f"{label} ({' '.join('*' + s for s in suffixes)})" for name, (label, suffixes) in photo_io.SAVE_FORMATS.items()}

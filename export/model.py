@@ -16,7 +16,6 @@ feature and took ImageNet top-1 from 86 % to 7 % (issue 12). ``encoder_top1`` ch
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from rehue import contract
-
-log = logging.getLogger(__name__)
 
 # Lite0 block indices whose outputs feed the decoder, by stride.
 _TAPS = {2: 4, 4: 8, 10: 16, 15: 32}

@@ -20,8 +20,6 @@ import numpy as np
 
 from export import data
 
-log = logging.getLogger("rehue.shards")
-
 
 def _encode(rgb: np.ndarray, quality: int) -> bytes:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])

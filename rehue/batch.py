@@ -116,8 +116,8 @@ def plan_batch(inputs: Iterable[Path], out_dir: Path, options: BatchOptions = Ba
         if not root.exists():
             problems.append((root, "does not exist"))
             continue
+        pairs: list[tuple[Path, Path]] = []
         if root.is_dir():
-            pairs = []
             for dirpath, dirnames, filenames in os.walk(root):
                 d = Path(dirpath)
                 # Never descend into the output folder (it may live inside the input tree).

@@ -20,8 +20,6 @@ from rehue.engine import PROVIDER_CHOICES
 from rehue.logsetup import setup_logging
 from rehue.photo_io import SAVE_FORMATS
 
-log = logging.getLogger(__name__)
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="rehue-batch", description="Colorize black-and-white photos, files or whole folders.")

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,9 +91,9 @@ class Colorizer:
             raise EngineError(str(exc)) from exc
         path = Path(model_path) if model_path else default_model_path()
         enc_path, dec_path = contract.model_files(path)
-        for part in (enc_path, dec_path):
-            if not part.is_file():
-                raise EngineError(f"no model file {part}: reinstall Rehue, or pass --model with the .onnx files from rehue-export")
+        for required in (enc_path, dec_path):
+            if not required.is_file():
+                raise EngineError(f"no model file {required}: reinstall Rehue, or pass --model with the .onnx files from rehue-export")
         self._files = (enc_path, dec_path)
         opts = ort.SessionOptions()
         if threads:
@@ -113,8 +114,9 @@ class Colorizer:
         self._open_sessions(wanted)
         if len(wanted) > 1 and PROVIDERS["cuda"] not in self.decoder.get_providers():
             self._fall_back("the CUDA provider did not start (the log file has ONNX Runtime's reason)", wanted_cuda=provider == "cuda")
-        metas = {}
-        for part, session, file in (("encoder", self.encoder, enc_path), ("decoder", self.decoder, dec_path)):
+        metas: dict[str, dict] = {}
+        part_files: tuple[tuple[str, Any, Path], ...] = (("encoder", self.encoder, enc_path), ("decoder", self.decoder, dec_path))
+        for part, session, file in part_files:
             raw = session.get_modelmeta().custom_metadata_map.get(contract.METADATA_KEY)
             try:
                 meta = contract.parse_metadata(raw)
@@ -202,8 +204,10 @@ class Colorizer:
         h, w = l_work.shape
         ph, pw = contract.padded_size(max(h, contract.STRIDE), max(w, contract.STRIDE))
         # Reflect needs the padding smaller than the image; tiny photos fall back to edge copies.
-        mode = "reflect" if ph - h < h and pw - w < w else "edge"
-        l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode=mode)[None, None]
+        if ph - h < h and pw - w < w:
+            l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode="reflect")[None, None]
+        else:
+            l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode="edge")[None, None]
         features = tuple(self._run("encoder", list(contract.ENCODER_OUTPUTS), {contract.INPUT_L: l_in}))
         return Prepared(l_work, full_size or (w, h), features)
 
@@ -290,7 +294,7 @@ class Colorizer:
         ab_arr = lab[..., 1:].copy()
         recombine.limit_to_gamut(l_ch, ab_arr)
         rgb = np.clip(contract.lab_to_rgb(np.dstack([l_ch, ab_arr])), 0, 1)[0]
-        return [tuple(int(round(c * 255)) for c in px) for px in rgb]
+        return [(int(round(px[0] * 255)), int(round(px[1] * 255)), int(round(px[2] * 255))) for px in rgb]
 
     # ------------------------------------------------------------------ files
 

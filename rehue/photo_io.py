@@ -64,7 +64,6 @@ class Photo:
     alpha: np.ndarray | None = None
     exif: bytes | None = None
     icc: bytes | None = None
-    source_format: str = "png"
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -83,16 +82,6 @@ def _sniff(head: bytes, path: Path) -> None:
     for magic, what in _MAGIC:
         if head.lstrip()[: len(magic)].lower() == magic.lower():
             raise PhotoError(f"{path}: this is {what}, not a photo, although its name says otherwise.")
-
-
-def _format_of(head: bytes) -> str:
-    if head.startswith(b"\xff\xd8"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG"):
-        return "png"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "tiff"
-    return "png"
 
 
 def _metadata(path: Path) -> tuple[bytes | None, bytes | None, int, str | None]:
@@ -141,7 +130,7 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 return np.asarray(im, dtype=np.uint16)
             if im.mode not in ("RGB", "RGBA", "L"):
-                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+                return np.asarray(im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB"))
             return np.asarray(im)
     except Exception as exc:
         log.debug("pillow could not decode %s: %s", path, exc)
@@ -223,8 +212,8 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     if alpha is not None:
         alpha = np.ascontiguousarray(_orient(alpha, orientation))
         if alpha.dtype != arr.dtype:
-            alpha = (alpha.astype(np.uint32) * 257).astype(np.uint16) if arr.dtype == np.uint16 else (alpha >> 8).astype(np.uint8)
-    return Photo(path, arr, alpha, exif, icc, _format_of(head), notes)
+            alpha = (alpha.astype(np.uint32) * 257).astype(np.uint16) if arr.dtype == np.uint16 else (alpha.astype(np.uint16) >> 8).astype(np.uint8)
+    return Photo(path, arr, alpha, exif, icc, notes)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -275,7 +264,7 @@ def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exi
         import io
 
         out = io.BytesIO()
-        kwargs = {"quality": JPEG_QUALITY, "subsampling": 0}
+        kwargs: dict[str, object] = {"quality": JPEG_QUALITY, "subsampling": 0}
         if exif:
             kwargs["exif"] = exif
         if icc:
@@ -296,12 +285,12 @@ def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exi
 
             out = io.BytesIO()
             mode_arr = rgb if alpha is None else np.dstack([rgb, alpha])
-            kwargs = {"compression": "tiff_lzw"}
+            tiff_kwargs: dict[str, object] = {"compression": "tiff_lzw"}
             if exif:
-                kwargs["exif"] = exif
+                tiff_kwargs["exif"] = exif
             if icc:
-                kwargs["icc_profile"] = icc
-            Image.fromarray(mode_arr, "RGB" if alpha is None else "RGBA").save(out, "TIFF", **kwargs)
+                tiff_kwargs["icc_profile"] = icc
+            Image.fromarray(mode_arr, "RGB" if alpha is None else "RGBA").save(out, "TIFF", **tiff_kwargs)
             return out.getvalue()
         ok, enc = cv2.imencode(".tif", np.ascontiguousarray(bgr))
         if not ok:

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import importlib
-import logging
 from collections.abc import Sequence
 from types import ModuleType
-
-log = logging.getLogger(__name__)
 
 # The one table of providers: the choices users see (settings, --provider) and ONNX Runtime's names.
 PROVIDER_CHOICES = {"auto": "Automatic (GPU if available)", "cpu": "CPU", "cuda": "GPU (CUDA)"}

@@ -9,7 +9,6 @@ to a few rows, whatever the photo's size, and the result is written into the cal
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,8 +16,6 @@ import cv2
 import numpy as np
 
 from rehue import contract
-
-log = logging.getLogger(__name__)
 
 STRIP_ROWS = 256
 GAMUT_MARGIN = 0.96
@@ -71,7 +68,7 @@ def chroma_scale(l_channel: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndar
     hi = cv2.convertScaleAbs(angle, alpha=1.0 / _HUE_STEP)  # round(hue / 2), 0..180
     idx = li.astype(np.int32)
     idx *= MAX_CHROMA.shape[1] + 1
-    idx += hi
+    idx += hi.astype(np.int32)
     cmax = _MAX_CHROMA_FLAT.take(idx)
     np.maximum(chroma, np.float32(1e-6), out=chroma)
     scale = cv2.divide(cmax, chroma)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import gray_scene
+from helpers import gray_scene
 from rehue.batch import BatchOptions, plan_batch, run_batch
 
 CLI = [sys.executable, "-m", "rehue.cli"]

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 
-from conftest import gray_scene
+from helpers import gray_scene
 from rehue import contract, recombine
 from rehue.contract import Hint
 from rehue.engine import Colorizer, EngineError, choose_providers
 from rehue.resources import default_model_path
-
-
-def test_engine_imports_neither_qt_nor_torch():
-    code = (
-        "import sys; import rehue.engine, rehue.batch, rehue.cli, rehue.photo_io; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch', 'shiboken6')]; "
-        "print(bad); sys.exit(1 if bad else 0)"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_shipped_model_metadata(colorizer: Colorizer):
@@ -129,7 +117,7 @@ def test_cuda_request_falls_back_to_cpu_here():
     c = Colorizer(provider="cuda")
     assert c.decoder.get_providers()[-1] == "CPUExecutionProvider"
     assert c.encoder.get_providers()[-1] == "CPUExecutionProvider"
-    assert c.device_name in ("CPU", "CUDA")
+    assert c.device_name == ("CUDA" if "CUDAExecutionProvider" in c.decoder.get_providers() else "CPU")
 
 
 def _copy_model(tmp_path: Path, stem: str) -> tuple[Path, Path]:

@@ -9,9 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import gray_scene  # noqa: E402
 from export.model import seeded_model  # noqa: E402
 from export.onnx_export import OPSET, export_onnx, parity  # noqa: E402
+from helpers import gray_scene  # noqa: E402
 from rehue import contract  # noqa: E402
 from rehue.engine import Colorizer  # noqa: E402
 

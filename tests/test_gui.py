@@ -12,9 +12,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
-from conftest import gray_scene
-from desktop import dialogs, main_window
+from desktop import dialogs, main_window, workers
 from desktop.main_window import MainWindow
+from helpers import gray_scene
 from rehue.session import DISPLAY_SIDE, PREVIEW_SIDE, PhotoSession
 
 TIMEOUT = 20000
@@ -200,9 +200,12 @@ def test_save_full_resolution_keeps_metadata(qtbot, window: MainWindow, tmp_path
 def test_save_over_original_asks_first(qtbot, window: MainWindow, photo: Path, monkeypatch):
     open_and_wait(qtbot, window, photo)
     original = photo.read_bytes()
-    monkeypatch.setattr(main_window.QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Cancel))
+    asked = []
+    monkeypatch.setattr(main_window.QMessageBox, "warning",
+                        staticmethod(lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Cancel))
     window._save_to(photo)
-    qtbot.wait(200)
+    assert asked and "Replace the original?" in str(asked[0])  # asked before anything started
+    assert workers.QThreadPool.globalInstance().activeThreadCount() == 0  # no save job started
     assert photo.read_bytes() == original and window.saved_path is None
 
 

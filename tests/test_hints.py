@@ -62,7 +62,7 @@ def test_two_hints_on_two_objects_each_keep_their_own(colorizer: Colorizer):
 
 
 def test_a_hint_at_the_predicted_colour_changes_almost_nothing(colorizer: Colorizer):
-    from conftest import gray_scene
+    from helpers import gray_scene
 
     g = gray_scene(240, 320, seed=7)
     prepared = colorizer.prepare(g)

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from conftest import gray_scene
+from helpers import gray_scene
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import gray_scene
 from export import data
 from export.evaluate import load_photos
+from helpers import gray_scene
 
 
 def _colour_photo(seed: int) -> np.ndarray:
