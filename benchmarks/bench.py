@@ -83,31 +83,34 @@ def bench_latency(model: str | None, provider: str, sizes: list[int], folder: Pa
     return rows
 
 
-def bench_preview(model: str | None, provider: str, folder: Path, repeats: int = 15) -> dict:
-    """Hint edit -> new preview: predict at working size + recombine at preview size (1024 px)."""
+def bench_preview(model: str | None, provider: str, folder: Path, repeats: int = 21) -> dict:
+    """Hint edit -> refreshed preview, through the app's own photo session (rehue.session): the
+    decoder at the working size, the hints kept to their objects, recombination at the 1024 px
+    preview. Also the one-off cost of opening (reading, reducing, the encoder)."""
     from rehue.contract import Hint
     from rehue.engine import Colorizer
-    from rehue.photo_io import read_photo
+    from rehue.session import PhotoSession, PreviewRequest
 
     c = Colorizer(model, provider=provider)
-    photo = read_photo(make_photo(12, folder))
-    prepared = c.prepare(photo.pixels)
-    h, w = photo.pixels.shape
-    s = 1024 / max(h, w)
-    preview = cv2.resize(photo.pixels, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    times_pred, times_total = [], []
+    path = make_photo(12, folder)
+    PhotoSession.open(path, c)  # warm-up
+    t0 = time.perf_counter()
+    session = PhotoSession.open(path, c)
+    open_s = time.perf_counter() - t0
+    times, decoder = [], []
     for i in range(repeats + 2):
-        hints = [Hint(0.3 + 0.01 * i, 0.4, 30.0, 20.0), Hint(0.7, 0.6, -20.0, 30.0)]
+        hints = (Hint(0.3 + 0.01 * i, 0.4, 30.0, 20.0), Hint(0.7, 0.6, -20.0, 30.0))
         t0 = time.perf_counter()
-        chroma = c.predict(prepared, hints)
+        session.preview(PreviewRequest(hints, 1.0))
         t1 = time.perf_counter()
-        c.render(preview, chroma, 1.0)
+        c.predict_planes(session.prepared, *__import__("rehue.contract", fromlist=["encode_hints"]).encode_hints(hints, *session.prepared.l_work.shape))
         t2 = time.perf_counter()
         if i >= 2:
-            times_pred.append(t1 - t0)
-            times_total.append(t2 - t0)
-    return {"predict_ms": 1000 * statistics.median(times_pred), "total_ms": 1000 * statistics.median(times_total),
-            "working": list(prepared.l_work.shape), "preview": list(preview.shape)}
+            times.append(t1 - t0)
+            decoder.append(t2 - t1)
+    return {"total_ms": 1000 * statistics.median(times), "decoder_ms": 1000 * statistics.median(decoder),
+            "open_ms": 1000 * open_s, "working": list(session.prepared.l_work.shape), "preview": list(session.preview_pixels.shape),
+            "runs_ms": [round(1000 * t, 1) for t in times]}
 
 
 def bench_batch(model: str | None, provider: str, folder: Path, n: int = 8) -> list[dict]:
@@ -134,26 +137,48 @@ def bench_batch(model: str | None, provider: str, folder: Path, n: int = 8) -> l
     return rows
 
 
-def bench_models(models: dict[str, str | None], provider: str, folder: Path, repeats: int = 10) -> list[dict]:
-    """Network time alone and 3 MP end to end for each model, same engine."""
+def bench_models(model: str | None, provider: str, folder: Path, zhang: str | None, repeats: int = 10) -> list[dict]:
+    """The networks alone at our working size, in onnxruntime: ours (encoder + decoder, and the
+    decoder alone as a hint edit runs it) and the Zhang et al. 2017 network (one graph)."""
+    import onnxruntime as ort
+
+    from rehue import contract
     from rehue.engine import Colorizer
     from rehue.photo_io import read_photo
 
-    photo = read_photo(make_photo(3, folder))
-    rows = []
-    for name, path in models.items():
-        c = Colorizer(path, provider=provider)
-        prepared = c.prepare(photo.pixels)
+    c = Colorizer(model, provider=provider)
+    prepared = c.prepare(read_photo(make_photo(3, folder)).pixels)
+    h, w = prepared.l_work.shape
+    ph, pw = contract.padded_size(h, w)
+    l_in = np.zeros((1, 1, ph, pw), np.float32)
+    hab, hm = np.zeros((1, 2, ph, pw), np.float32), np.zeros((1, 1, ph, pw), np.float32)
+
+    def timed(fn) -> float:
         for _ in range(2):
-            c.predict(prepared)
+            fn()
         t = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            c.predict(prepared)
+            fn()
             t.append(time.perf_counter() - t0)
-        params = c.metadata["metrics"].get("parameters")
-        rows.append({"model": name, "predict_ms": 1000 * statistics.median(t), "working": list(prepared.l_work.shape), "parameters": params,
-                     "file_mb": Path(c.model_path).stat().st_size / 1e6})
+        return 1000 * statistics.median(t)
+
+    feats = c.encoder.run(None, {contract.INPUT_L: l_in})
+    dec_feeds = dict(zip(contract.DECODER_INPUTS, (*feats, hab, hm)))
+    rows = [
+        {"model": "rehue encoder + decoder", "ms": timed(lambda: c.decoder.run(None, dict(zip(contract.DECODER_INPUTS, (*c.encoder.run(None, {contract.INPUT_L: l_in}), hab, hm))))),
+         "mb": sum(f.stat().st_size for f in contract.model_files(c.model_path)) / 1e6},
+        {"model": "rehue decoder (hint edit)", "ms": timed(lambda: c.decoder.run(None, dec_feeds)), "mb": contract.model_files(c.model_path)[1].stat().st_size / 1e6},
+    ]
+    if zhang:
+        opts = ort.SessionOptions()
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        z = ort.InferenceSession(zhang, opts, providers=c.providers)
+        names = [i.name for i in z.get_inputs()]
+        rows.append({"model": "Zhang 2017 architecture", "ms": timed(lambda: z.run(None, dict(zip(names, (l_in, hab, hm))))),
+                     "mb": Path(zhang).stat().st_size / 1e6})
+    for r in rows:
+        r["working"] = [ph, pw]
     return rows
 
 
@@ -180,8 +205,8 @@ def main() -> int:
     if args.only in (None, "latency"):
         rows = bench_latency(args.model, args.provider, args.sizes, args.work, args.repeats)
         report["latency"] = rows
-        print("\n## End to end (read → prepare → predict → recombine → encode → write), median seconds")
-        stages = ["read", "prepare", "predict", "recombine", "encode", "write", "total"]
+        print("\n## End to end (read → encoder → decoder → recombine → encode and write), median seconds")
+        stages = ["read", "encoder", "decoder", "recombine", "encode+write", "total"]
         print(f"{'photo':>8} " + " ".join(f"{s:>9}" for s in stages) + f" {'peak MB':>8}")
         for r in rows:
             print(f"{r['mp']:>6}MP " + " ".join(f"{r['stages'][s]:>9.3f}" for s in stages) + f" {r['peak_rss_mb']:>8.0f}")
@@ -189,7 +214,8 @@ def main() -> int:
         r = bench_preview(args.model, args.provider, args.work)
         report["preview"] = r
         print(f"\n## Preview refresh after a hint edit (working {r['working'][1]}×{r['working'][0]}, preview {r['preview'][1]}×{r['preview'][0]})")
-        print(f"predict {r['predict_ms']:.1f} ms, predict + recombine {r['total_ms']:.1f} ms (median)")
+        print(f"hint edit -> preview {r['total_ms']:.1f} ms median (decoder alone {r['decoder_ms']:.1f} ms); "
+              f"opening the 12 MP photo {r['open_ms']:.0f} ms")
     if args.only in (None, "batch"):
         rows = bench_batch(args.model, args.provider, args.work)
         report["batch"] = rows
@@ -202,24 +228,16 @@ def main() -> int:
             try:
                 from benchmarks.zhang2017 import build_onnx
             except ImportError:
-                build_onnx = None
-            if build_onnx is None:
                 print("\n(Zhang 2017 comparison skipped: install the train extra to build it)")
                 zhang = None
             else:
                 build_onnx(Path(zhang))
-        models = {"rehue (ours)": args.model}
-        if zhang:
-            models["Zhang 2017 architecture"] = zhang
-        int8 = ROOT / "models" / "rehue-colorizer-int8.onnx"
-        if int8.exists():
-            models["rehue int8"] = str(int8)
-        rows = bench_models(models, args.provider, args.work)
+        rows = bench_models(args.model, args.provider, args.work, zhang)
         report["models"] = rows
-        print("\n## Network alone, same engine, 3 MP photo (working size from our model)")
-        base = rows[0]["predict_ms"]
+        print(f"\n## Networks alone at the working size {rows[0]['working'][1]}×{rows[0]['working'][0]}, median ms")
+        base = rows[0]["ms"]
         for r in rows:
-            print(f"{r['model']:<26} {r['predict_ms']:>8.1f} ms  ×{r['predict_ms'] / base:>5.2f}  {r['file_mb']:>6.1f} MB")
+            print(f"{r['model']:<28} {r['ms']:>8.1f} ms  ×{r['ms'] / base:>5.2f}  {r['mb']:>6.1f} MB")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 0

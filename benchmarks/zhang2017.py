@@ -1,13 +1,12 @@
 """The network of Zhang et al. 2017 (SIGGRAPH, "Real-Time User-Guided Image Colorization"), built
 here with random weights only to time it through the same pipeline as ours (the ratio is the
 figure). Layer sizes follow the paper's released model: conv1–conv10 with dilated conv5/conv6 and
-shortcuts, about 34 M parameters. Wrapped to our contract's inputs/outputs so the engine runs it
-unchanged. Needs the ``train`` extra (torch, onnx, onnxscript).
+shortcuts, about 34 M parameters. Exported as one graph with the inputs it had (L and hint planes)
+and timed in onnxruntime beside our two graphs. Needs the ``train`` extra (torch, onnx, onnxscript).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 from pathlib import Path
 
 import torch
@@ -66,15 +65,18 @@ class Zhang2017(nn.Module):
 
 
 def build_onnx(path: Path) -> Path:
-    """Export the randomly initialised network with our exporter, names and metadata."""
-    from export.onnx_export import export_onnx
-
+    """Export the randomly initialised network as one ONNX graph (L, hint_ab, hint_mask -> ab):
+    it is timed alone, beside our encoder and decoder."""
     torch.manual_seed(0)
     model = Zhang2017().eval()
-    meta = contract.make_metadata(model_name="zhang2017-architecture-random", model_version="0", working_size=320,
-                                  training_data=[], metrics={"parameters": sum(p.numel() for p in model.parameters())},
-                                  created=_dt.date.today().isoformat())
-    return export_onnx(model, path, meta)
+    example = (torch.zeros(1, 1, 64, 64), torch.zeros(1, 2, 64, 64), torch.zeros(1, 1, 64, 64))
+    hb, wb = torch.export.Dim("h8", min=1, max=256), torch.export.Dim("w8", min=1, max=256)
+    spatial = {2: 8 * hb, 3: 8 * wb}
+    torch.onnx.export(model, example, dynamo=True, opset_version=18, input_names=["L", "hint_ab", "hint_mask"],
+                      output_names=["ab", "ab_probs"], dynamic_shapes={"l_norm": spatial, "hint_ab": spatial, "hint_mask": spatial},
+                      optimize=True).save(str(path))
+    Path(str(path) + ".data").unlink(missing_ok=True)
+    return path
 
 
 if __name__ == "__main__":
