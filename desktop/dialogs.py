@@ -91,12 +91,15 @@ class BatchDialog(QDialog):
         self.strength.setSingleStep(0.1)
         self.strength.setValue(float(settings.value("strength", 1.0)))
         self.overwrite = QCheckBox("Redo photos that already have an output")
+        self.recolour = QCheckBox("Also recolour photos that already have colour")
+        self.recolour.setToolTip("Sepia and other toned photos are always colorized; real colour photos are left alone unless this is on")
         form = QFormLayout()
         form.addRow("Photos (folder):", self.input_row)
         form.addRow("Save colour photos to:", self.output_row)
         form.addRow("Format:", self.format_box)
         form.addRow("Colour strength:", self.strength)
         form.addRow("", self.overwrite)
+        form.addRow("", self.recolour)
 
         self.status = QLabel("Drop a folder here or choose one above. The folder tree is mirrored in the output folder; originals are never changed.")
         self.status.setWordWrap(True)
@@ -155,7 +158,8 @@ class BatchDialog(QDialog):
 
     # ------------------------------------------------------------------ running
     def options(self) -> BatchOptions:
-        return BatchOptions(strength=self.strength.value(), fmt=self.format_box.currentData(), overwrite=self.overwrite.isChecked())
+        return BatchOptions(strength=self.strength.value(), fmt=self.format_box.currentData(), overwrite=self.overwrite.isChecked(),
+                            recolour=self.recolour.isChecked())
 
     def start(self) -> None:
         src, out = self.input_row.path(), self.output_row.path()
@@ -164,6 +168,9 @@ class BatchDialog(QDialog):
             return
         opts = self.options()
         plan = plan_batch([src, *self.extra_inputs], out, opts)
+        if plan.fatal:
+            QMessageBox.warning(self, "Rehue", plan.fatal[0].upper() + plan.fatal[1:] + ".")
+            return
         self.failures.clear()
         for path, reason in plan.problems:
             self.failures.addItem(f"{path.name}: {reason}")

@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from rehue import photo_io
-from rehue.batch import BatchOptions, BatchPlan, BatchProgress, run_batch
+from rehue.batch import BatchBusy, BatchOptions, BatchPlan, BatchProgress, run_batch
 from rehue.engine import Colorizer, EngineError
 from rehue.session import PhotoSession, PreviewRequest, PreviewResult
 
@@ -37,7 +37,7 @@ class WorkerSignals(QObject):
     finished = Signal()
 
 
-EXPECTED_ERRORS = (photo_io.PhotoError, EngineError, MemoryError)
+EXPECTED_ERRORS = (photo_io.PhotoError, EngineError, BatchBusy, MemoryError)
 
 
 def user_message(exc: BaseException) -> str | None:

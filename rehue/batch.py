@@ -1,20 +1,29 @@
 """Batch colorization: the one code path behind ``rehue-batch`` and the app's batch dialog.
 
-A ``BatchPlan`` maps every input photo to its output path, mirroring each input folder's tree
-under the output folder. ``run_batch`` works through it with one ``Colorizer``: it skips outputs
-that already exist (atomic writes mean an existing output is a finished one, so a killed batch
-resumes), never writes over an original, reports progress after each photo, stops between photos
-when asked, and collects one clear reason per photo it could not do.
+A ``BatchPlan`` maps every input photo to its own output path: one input folder is mirrored into
+the output folder; several inputs are each mirrored under their own name; two inputs that would
+share an output name (``p.png`` and ``p.bmp``) get distinct ones, and no output may ever land on an
+input of the run. ``run_batch`` works through the plan with one ``Colorizer``: it holds a lock on
+the output folder (two batches never colorize into one folder at once), skips outputs that already
+exist (atomic writes mean an existing, non-empty output is a finished one, so a killed batch
+resumes), leaves photos that already have colour alone unless asked, reports progress after each
+photo, stops between photos when asked, and collects one clear reason per photo it could not do.
+Everything that was not a photo (a GIF, a hidden file, an unreadable folder) is listed too.
 """
 
 from __future__ import annotations
 
+import csv
+import errno
 import logging
 import os
+import stat
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +31,8 @@ from rehue import photo_io, sidecar
 from rehue.engine import Colorizer, EngineError
 
 log = logging.getLogger(__name__)
+
+LOCK_NAME = ".rehue-batch.lock"
 
 
 @dataclass(frozen=True)
@@ -34,7 +45,10 @@ class BatchItem:
 class BatchPlan:
     items: list[BatchItem]
     skipped_existing: list[BatchItem] = field(default_factory=list)
-    problems: list[tuple[Path, str]] = field(default_factory=list)  # inputs refused at planning
+    problems: list[tuple[Path, str]] = field(default_factory=list)  # inputs refused at planning (they count as failed)
+    ignored: list[tuple[Path, str]] = field(default_factory=list)  # entries that are not photos (GIF, hidden files)
+    out_dir: Path | None = None
+    fatal: str | None = None  # nothing can be written (an unwritable output folder): say so before any work
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,7 @@ class BatchOptions:
     overwrite: bool = False
     jobs: int = 1
     suffix: str = ""  # added to each output's stem, e.g. '_colour'
+    recolour: bool = False  # also colorize photos that already have colour (sepia/toned ones always are)
 
 
 @dataclass
@@ -66,17 +81,39 @@ class BatchProgress:
 @dataclass
 class BatchResult:
     written: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # already had an output
+    skipped_colour: list[Path] = field(default_factory=list)  # already in colour (use recolour)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    ignored: list[tuple[Path, str]] = field(default_factory=list)
     with_hints: list[Path] = field(default_factory=list)  # colorized with the hints saved beside them
     cancelled: bool = False
     elapsed_s: float = 0.0
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)  # (input, output, status, reason) for --report
 
     def summary(self) -> str:
         parts = [f"{len(self.written)} colorized" + (f" ({len(self.with_hints)} with their saved hints)" if self.with_hints else ""),
                  f"{len(self.skipped)} already done", f"{len(self.failed)} failed"]
+        if self.skipped_colour:
+            parts.append(f"{len(self.skipped_colour)} already in colour, left alone (--recolour to redo them)")
+        if self.ignored:
+            parts.append(f"{len(self.ignored)} other files skipped")
         text = ", ".join(parts) + f" in {self.elapsed_s:.1f} s"
         return text + (" (cancelled)" if self.cancelled else "")
+
+    def write_report(self, path: Path) -> Path:
+        """Every input with what became of it, as CSV (input, output, status, reason)."""
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["input", "output", "status", "reason"])
+        w.writerows(self.rows)
+        photo_io.write_atomically(Path(path), buf.getvalue().encode("utf-8"))
+        return Path(path)
+
+
+class BatchBusy(RuntimeError):
+    """Another batch holds the output folder's lock."""
 
 
 def format_duration(seconds: float | None) -> str:
@@ -87,8 +124,78 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
 
-def _is_photo(path: Path) -> bool:
-    return path.suffix.lower() in photo_io.READ_SUFFIXES and not path.name.startswith(".")
+# ----------------------------------------------------------------------------- planning
+
+
+def _classify(path: Path) -> str | None:
+    """None for a photo file we should colorize; otherwise why it is not one (for the summary)."""
+    name = path.name
+    if name.startswith("."):
+        return "hidden file"
+    if name.endswith(sidecar.SUFFIX):
+        return "sidecar"
+    if path.suffix.lower() not in photo_io.READ_SUFFIXES:
+        return f"not a photo type Rehue reads ({path.suffix.lower() or 'no suffix'})"
+    return None
+
+
+def _regular_file_problem(path: Path) -> str | None:
+    """Why a photo-named entry cannot be read as a file (a link loop, a FIFO), or None."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that points to itself (a link loop)"
+        if exc.errno == errno.ENAMETOOLONG:
+            return "its path is longer than the system allows"
+        if exc.errno == errno.ENOENT:
+            return "a broken symbolic link (its target does not exist)"
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISFIFO(st.st_mode):
+        return "a pipe (FIFO), not a photo file"
+    if stat.S_ISDIR(st.st_mode):
+        return None  # a folder named like a photo: walked as a folder
+    return "a device or socket, not a photo file"
+
+
+def _walk(root: Path, out_dir: Path, problems: list, ignored: list) -> Iterator[tuple[Path, Path]]:
+    """(photo, path relative to root) under ``root``; everything else is reported."""
+    def on_error(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        if exc.errno == errno.ENAMETOOLONG:
+            problems.append((where, "its path is longer than the system allows; move it up or shorten folder names"))
+        else:
+            problems.append((where, f"folder cannot be read ({exc.strerror or exc}); its photos were not colorized"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
+        d = Path(dirpath)
+        keep = []
+        for n in sorted(dirnames):
+            p = d / n
+            if n.startswith("."):
+                ignored.append((p, "hidden folder"))
+            elif p.resolve() == out_dir:
+                continue  # the output folder may live inside the input tree: never colorize outputs
+            elif p.is_symlink():
+                ignored.append((p, "symbolic link to a folder (not followed)"))
+            else:
+                keep.append(n)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            p = d / f
+            why = _classify(p)
+            if why == "sidecar":
+                continue
+            if why:
+                ignored.append((p, why))
+                continue
+            problem = _regular_file_problem(p)
+            if problem:
+                problems.append((p, problem))
+            else:
+                yield p, p.relative_to(root)
 
 
 def _output_for(src: Path, rel: Path, out_dir: Path, options: BatchOptions) -> Path:
@@ -99,49 +206,132 @@ def _output_for(src: Path, rel: Path, out_dir: Path, options: BatchOptions) -> P
     return out_dir / rel.parent / f"{rel.stem}{options.suffix}{suffix}"
 
 
-def plan_batch(inputs: Iterable[Path], out_dir: Path, options: BatchOptions = BatchOptions()) -> BatchPlan:
-    """Every photo under ``inputs`` (files, or folders searched recursively) with its output path.
+def _distinct(dst: Path, src: Path, taken: set[str]) -> Path:
+    """``dst``, or a variant naming the source's type (p.bmp -> p_bmp.png), then a number."""
+    candidate = dst.with_name(f"{dst.stem}_{src.suffix.lower().lstrip('.') or 'file'}{dst.suffix}")
+    k = 2
+    while str(candidate) in taken:
+        candidate = dst.with_name(f"{dst.stem}_{src.suffix.lower().lstrip('.')}-{k}{dst.suffix}")
+        k += 1
+    return candidate
 
-    A folder's photos keep their relative paths under ``out_dir``; loose files go to its top.
-    Outputs that exist are listed as skipped unless ``options.overwrite``. An output that would
-    be its own input is refused.
+
+def _check_writable(out_dir: Path) -> str | None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".rehue-probe-", dir=out_dir)
+        os.close(fd)
+        os.unlink(probe)
+        return None
+    except OSError as exc:
+        return f"cannot write into {out_dir} ({exc.strerror or exc}): choose another output folder"
+
+
+def plan_batch(inputs: Iterable[Path], out_dir: Path, options: BatchOptions = BatchOptions(), check_output: bool = True) -> BatchPlan:
+    """Every photo under ``inputs`` (files, or folders searched recursively) with its own output.
+
+    One folder: its photos keep their relative paths under ``out_dir``. Several inputs: each folder
+    is mirrored under its own name (made unique), loose files go to the top. An output that is the
+    input itself is refused; one that would land on another input of the run, or on another
+    input's output, gets a distinct name. Outputs that exist (and are not empty) are listed as
+    skipped unless ``options.overwrite``.
     """
     out_dir = Path(out_dir).resolve()
-    items: list[BatchItem] = []
-    skipped: list[BatchItem] = []
+    inputs = [Path(p) for p in inputs]
     problems: list[tuple[Path, str]] = []
-    seen: set[Path] = set()
-    for raw in inputs:
-        root = Path(raw)
-        if not root.exists():
+    ignored: list[tuple[Path, str]] = []
+    several = len(inputs) > 1
+    found: list[tuple[Path, Path]] = []  # (src, rel)
+    names_used: set[str] = set()
+    for root in inputs:
+        problem = _regular_file_problem(root) if root.is_symlink() or root.exists() else None
+        if not root.exists() and not root.is_symlink():
             problems.append((root, "does not exist"))
             continue
-        pairs: list[tuple[Path, Path]] = []
+        if problem:
+            problems.append((root, problem))
+            continue
         if root.is_dir():
-            for dirpath, dirnames, filenames in os.walk(root):
-                d = Path(dirpath)
-                # Never descend into the output folder (it may live inside the input tree).
-                dirnames[:] = sorted(n for n in dirnames if (d / n).resolve() != out_dir and not n.startswith("."))
-                pairs.extend((d / f, (d / f).relative_to(root)) for f in sorted(filenames) if _is_photo(d / f))
-            if not pairs:
+            base = Path()
+            if several:
+                name, k = root.resolve().name or "input", 2
+                while name in names_used:
+                    name, k = f"{root.resolve().name}-{k}", k + 1
+                names_used.add(name)
+                base = Path(name)
+            pairs = [(src, base / rel) for src, rel in _walk(root, out_dir, problems, ignored)]
+            if not pairs and not any(p == root or root in p.parents for p, _ in problems):
                 problems.append((root, "contains no photos (JPEG, PNG, TIFF, BMP or WebP)"))
+            found.extend(pairs)
         else:
-            pairs = [(root, Path(root.name))]
-        for src, rel in pairs:
-            rs = src.resolve()
-            if rs in seen:
+            why = _classify(root)
+            if why and why != "sidecar":
+                problems.append((root, why))
                 continue
-            seen.add(rs)
-            dst = _output_for(src, rel, out_dir, options)
-            if dst.resolve() == rs:
-                problems.append((src, "its output would overwrite the original; choose another output folder or a suffix"))
-                continue
-            item = BatchItem(src, dst)
-            if dst.exists() and not options.overwrite:
-                skipped.append(item)
-            else:
-                items.append(item)
-    return BatchPlan(items, skipped, problems)
+            found.append((root, Path(root.name)))
+
+    inputs_resolved: set[str] = set()
+    unique: list[tuple[Path, Path, str]] = []
+    for src, rel in found:
+        rs = str(src.resolve())
+        if rs not in inputs_resolved:
+            inputs_resolved.add(rs)
+            unique.append((src, rel, rs))
+
+    # Native outputs first (p.png -> p.png), so a conversion (p.bmp -> p.png) is the one renamed.
+    order = sorted(range(len(unique)), key=lambda i: 0 if photo_io.writes_suffix(unique[i][0]) and options.fmt is None else 1)
+    taken: set[str] = set()
+    planned: dict[int, BatchItem] = {}
+    for i in order:
+        src, rel, rs = unique[i]
+        dst = _output_for(src, rel, out_dir, options)
+        if str(dst.resolve()) == rs:
+            problems.append((src, "its output would overwrite the original; choose another output folder or a suffix"))
+            continue
+        if str(dst) in taken or str(dst.resolve()) in inputs_resolved:
+            dst = _distinct(dst, src, taken | inputs_resolved)
+        taken.add(str(dst))
+        planned[i] = BatchItem(src, dst)
+    items: list[BatchItem] = []
+    skipped: list[BatchItem] = []
+    for i in sorted(planned):  # back in walking order
+        item = planned[i]
+        done = item.dst.is_file() and item.dst.stat().st_size > 0  # a 0-byte file is not a finished photo
+        (skipped if done and not options.overwrite else items).append(item)
+    fatal = _check_writable(out_dir) if check_output and items else None
+    return BatchPlan(items, skipped, problems, ignored, out_dir, fatal)
+
+
+# ----------------------------------------------------------------------------- running
+
+
+@contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir/.rehue-batch.lock`` for the batch; BatchBusy if another batch holds it.
+    While held, temporary files left by a killed run (``*.rehue-partial``) are cleaned up."""
+    import fcntl
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise BatchBusy(f"another rehue-batch{' (pid ' + other + ')' if other else ''} is writing into {out_dir}; "
+                            "wait for it to finish or choose another output folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        for stale in out_dir.rglob("*.rehue-partial"):
+            try:
+                stale.unlink()
+                log.info("removed %s, left by an interrupted batch", stale)
+            except OSError:
+                pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the file stays (removing it would race a waiting batch)
 
 
 def run_batch(
@@ -155,9 +345,13 @@ def run_batch(
     """Colorize every item of ``plan``; returns what was written, skipped and failed.
 
     ``cancel`` is checked before each photo: a photo in progress is finished (or discarded
-    whole, never half-written), then the batch stops.
+    whole, never half-written), then the batch stops. Raises BatchBusy when another batch is
+    writing into the same output folder.
     """
-    result = BatchResult(skipped=[i.src for i in plan.skipped_existing], failed=list(plan.problems))
+    result = BatchResult(skipped=[i.src for i in plan.skipped_existing], failed=list(plan.problems), ignored=list(plan.ignored))
+    result.rows += [(str(i.src), str(i.dst), "already done", "") for i in plan.skipped_existing]
+    result.rows += [(str(p), "", "failed", r) for p, r in plan.problems]
+    result.rows += [(str(p), "", "ignored", r) for p, r in plan.ignored]
     total = len(plan.items)
     t0 = time.perf_counter()
     lock = threading.Lock()
@@ -167,25 +361,33 @@ def run_batch(
         nonlocal done
         if cancel is not None and cancel.is_set():
             return
+        status, reason = "written", ""
         try:
-            saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
-            strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)
-            colorizer.colorize_file(item.src, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt)
-            ok, reason = True, ""
-            if saved and saved.hints:
-                with lock:
-                    result.with_hints.append(item.src)
+            photo = photo_io.read_photo(item.src)
+            if photo.pixels.ndim == 3 and not options.recolour and photo_io.colour_kind(photo.pixels) == "colour":
+                status, reason = "already in colour", "the photo already has colour; --recolour replaces it"
+            else:
+                saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
+                strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)
+                colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt)
+                if saved and saved.hints:
+                    reason = "with its saved hints"
         except photo_io.PhotoError as exc:
-            ok, reason = False, str(exc)
+            status, reason = "failed", str(exc)
         except (EngineError, MemoryError) as exc:
-            ok, reason = False, f"{item.src}: {exc or 'out of memory'}"
+            status, reason = "failed", f"{item.src}: {exc or 'out of memory'}"
         except Exception as exc:  # one bad photo must not end the batch; the log has the traceback
             log.exception("unexpected failure on %s", item.src)
-            ok, reason = False, f"{item.src}: unexpected error ({type(exc).__name__}: {exc}); see the log file"
+            status, reason = "failed", f"{item.src}: unexpected error ({type(exc).__name__}: {exc}); see the log file"
         with lock:
             done += 1
-            if ok:
+            result.rows.append((str(item.src), str(item.dst) if status == "written" else "", status, reason))
+            if status == "written":
                 result.written.append(item.dst)
+                if reason:
+                    result.with_hints.append(item.src)
+            elif status == "already in colour":
+                result.skipped_colour.append(item.src)
             else:
                 result.failed.append((item.src, reason))
                 if failure:
@@ -193,12 +395,15 @@ def run_batch(
             if progress:
                 progress(BatchProgress(done, total, item.src, time.perf_counter() - t0, len(result.failed)))
 
-    if options.jobs > 1:
-        with ThreadPoolExecutor(options.jobs) as pool:
-            list(pool.map(one, plan.items))
-    else:
-        for item in plan.items:
-            one(item)
+    if plan.items:
+        assert plan.out_dir is not None
+        with output_lock(plan.out_dir):
+            if options.jobs > 1:
+                with ThreadPoolExecutor(options.jobs) as pool:
+                    list(pool.map(one, plan.items))
+            else:
+                for item in plan.items:
+                    one(item)
     result.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
     result.elapsed_s = time.perf_counter() - t0
     return result

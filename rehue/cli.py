@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--format", choices=tuple(SAVE_FORMATS), default=None, help="output format (default: same as input)")
     p.add_argument("--suffix", default="", help="text added to each output file name, e.g. _colour")
     p.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
+    p.add_argument("--recolour", action="store_true", help="also colorize photos that already have colour (sepia and toned ones always are)")
+    p.add_argument("--report", type=Path, default=None, help="write a CSV of every input and what became of it")
     p.add_argument("--jobs", type=int, default=1, help="photos processed at once (2 helps on 4+ cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--version", action="version", version=f"rehue {__version__}")
@@ -69,13 +71,22 @@ class _Bar:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(console_level=logging.WARNING)
-    from rehue.batch import BatchOptions, plan_batch, run_batch
+    from rehue.batch import BatchBusy, BatchOptions, plan_batch, run_batch
     from rehue.engine import Colorizer, EngineError
 
-    options = BatchOptions(strength=args.strength, fmt=args.format, overwrite=args.overwrite, jobs=args.jobs, suffix=args.suffix)
+    options = BatchOptions(strength=args.strength, fmt=args.format, overwrite=args.overwrite, jobs=args.jobs,
+                           suffix=args.suffix, recolour=args.recolour)
     plan = plan_batch(args.inputs, args.output, options)
+    if plan.fatal:
+        print(f"error: {plan.fatal}", file=sys.stderr)
+        return 2
     for path, reason in plan.problems:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    if plan.ignored:
+        kinds: dict[str, int] = {}
+        for _, why in plan.ignored:
+            kinds[why] = kinds.get(why, 0) + 1
+        print("not photos, left alone: " + ", ".join(f"{n} × {why}" for why, n in sorted(kinds.items())), file=sys.stderr)
     if not plan.items:
         msg = f"nothing to do: {len(plan.skipped_existing)} photo(s) already have an output in {args.output}"
         print(msg if plan.skipped_existing else "no photos found in the inputs", file=sys.stderr)
@@ -97,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        print("\nstopping after the photo in progress (Ctrl-C again to quit now)", file=sys.stderr)
+        if signum == signal.SIGINT:
+            print("\nstopping after the photo in progress (Ctrl-C again to quit now)", file=sys.stderr)
+        else:
+            print(f"\n{signal.Signals(signum).name}: stopping after the photo in progress", file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -108,9 +122,20 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("\r\x1b[K")
         print(f"failed: {reason}", file=sys.stderr)
 
-    result = run_batch(plan, colorizer, options, progress=bar.update, cancel=cancel, failure=on_failure)
+    try:
+        result = run_batch(plan, colorizer, options, progress=bar.update, cancel=cancel, failure=on_failure)
+    except BatchBusy as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # a second Ctrl-C: the photo in progress is dropped whole, never half-written
+        bar.close()
+        print("stopped at once; photos already finished are kept, a re-run resumes", file=sys.stderr)
+        return 130
     bar.close()
     print(result.summary(), file=sys.stderr)
+    if args.report:
+        print(f"report: {result.write_report(args.report)}", file=sys.stderr)
     if colorizer.fallback_reason and args.provider != "cpu":
         print(f"(ran on the CPU: {colorizer.fallback_reason})", file=sys.stderr)
     if result.cancelled:

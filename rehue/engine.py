@@ -304,7 +304,13 @@ class Colorizer:
         t = time.perf_counter()
         photo = photo_io.read_photo(src)
         if timings:
-            t = timings.add("read", t)
+            timings.add("read", t)
+        return self.colorize_photo(photo, dst, hints=hints, strength=strength, fmt=fmt, timings=timings)
+
+    def colorize_photo(self, photo: photo_io.Photo, dst: Path, *, hints: Iterable[Hint] = (), strength: float = 1.0,
+                       fmt: str | None = None, timings: Timings | None = None) -> Path:
+        """Colorize an already read photo at full resolution (in its own buffer) and write ``dst``."""
+        t = time.perf_counter()
         prepared = self.prepare(photo.pixels)
         if timings:
             t = timings.add("encoder", t)
@@ -318,7 +324,7 @@ class Colorizer:
         photo_io.write_result(photo, rgb, dst, fmt)
         if timings:
             timings.add("encode+write", t)
-        return dst
+        return Path(dst)
 
 
 __all__ = ["Colorizer", "Prepared", "Chroma", "Hint", "EngineError", "Timings", "choose_providers", "PROVIDER_CHOICES",

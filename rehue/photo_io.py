@@ -7,8 +7,10 @@ file and says what to do, so the GUI and the batch command can show it as it is.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 import struct
 import tempfile
 import zlib
@@ -65,6 +67,7 @@ class Photo:
     exif: bytes | None = None
     icc: bytes | None = None
     notes: list[str] = field(default_factory=list)
+    dpi: tuple[float, float] | None = None  # the scan's resolution, kept in every output format
 
     @property
     def size(self) -> tuple[int, int]:
@@ -84,23 +87,39 @@ def _sniff(head: bytes, path: Path) -> None:
             raise PhotoError(f"{path}: this is {what}, not a photo, although its name says otherwise.")
 
 
-def _metadata(path: Path) -> tuple[bytes | None, bytes | None, int, str | None]:
-    """(exif with orientation reset, icc, orientation, pillow mode) from the file's headers."""
+# TIFF tags that describe how *this* file's pixels are stored (size, samples, photometric
+# interpretation, strips, pages...). A TIFF's EXIF as Pillow reads it carries them; written into an
+# RGB output they would make it claim to be gray, CMYK or one page of many (issue 14).
+_STRUCTURE_TAGS = {254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 285, 292, 293,
+                   297, 317, 318, 319, 320, 321, 322, 323, 324, 325, 330, 332, 338, 339, 340, 341, 347, 529, 530, 531,
+                   532, 700, 33723, 34377, 34665, 34853, 37724}
+
+
+def _metadata(path: Path) -> tuple[bytes | None, bytes | None, int, str | None, tuple[float, float] | None]:
+    """(exif with orientation reset and no storage tags, icc, orientation, pillow mode, dpi)."""
     try:
         with Image.open(path) as im:
             icc = im.info.get("icc_profile")
             exif = im.getexif()
             orientation = int(exif.get(EXIF_ORIENTATION, 1) or 1)
             mode = im.mode
+            dpi = im.info.get("dpi")
+            if dpi is None and 282 in exif and 283 in exif:
+                unit = int(exif.get(296, 2) or 2)
+                scale = 2.54 if unit == 3 else 1.0
+                dpi = (float(exif[282]) * scale, float(exif[283]) * scale)
+            for tag in _STRUCTURE_TAGS & set(exif.keys()):
+                del exif[tag]
             if len(exif):
                 exif[EXIF_ORIENTATION] = 1
                 exif_bytes = exif.tobytes()
             else:
                 exif_bytes = None
-            return exif_bytes, icc, orientation, mode
+            good_dpi = (float(dpi[0]), float(dpi[1])) if dpi and float(dpi[0]) > 1 and float(dpi[1]) > 1 else None
+            return exif_bytes, icc, orientation, mode, good_dpi
     except Exception as exc:  # metadata is a courtesy: pixels decide whether the file is usable
         log.debug("no metadata from %s: %s", path, exc)
-        return None, None, 1, None
+        return None, None, 1, None, None
 
 
 def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -137,6 +156,20 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
         return None
 
 
+def _decode_jpeg(path: Path) -> np.ndarray:
+    """A JPEG's pixels (RGB or gray uint8, EXIF not applied). Corrupt entropy-coded data (libjpeg's
+    "Corrupt JPEG data") is an error naming the file: OpenCV would return the photo with its lower
+    part flat gray-blue and no word."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            # np.array, not asarray: writable, as the batch renders into the photo's own buffer.
+            return np.array(im if im.mode in ("RGB", "L") else im.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PhotoError(f"{path}: the JPEG data is damaged ({exc}); the file is corrupt or truncated. "
+                         "Re-copy it from the original source or re-scan it.") from None
+
+
 def is_gray(rgb: np.ndarray) -> bool:
     """True for RGB photos whose channels are (nearly) equal: scans saved as colour. Training and
     evaluation use it too: such a photo has no colour to learn from or to score against."""
@@ -146,11 +179,39 @@ def is_gray(rgb: np.ndarray) -> bool:
     return bool(np.abs(s[..., 0] - s[..., 1]).max() <= tol and np.abs(s[..., 1] - s[..., 2]).max() <= tol)
 
 
+def colour_kind(rgb: np.ndarray) -> str:
+    """'gray', 'toned' (sepia, cyanotype, selenium: one hue whose strength follows the tone) or
+    'colour' (several hues: a colour photo, which the batch leaves alone unless told otherwise)."""
+    from rehue import contract
+
+    small = reduce(rgb, 256)
+    lab = contract.rgb_to_lab(small).reshape(-1, 3)
+    ab = lab[:, 1:].astype(np.float64)
+    chroma = np.hypot(ab[:, 0], ab[:, 1])
+    if np.percentile(chroma, 99) < 5.0:
+        return "gray"
+    mean = ab.mean(axis=0)
+    if np.hypot(*mean) < 2.0:
+        return "colour"  # chroma without a common hue: many hues cancel out
+    u = mean / np.hypot(*mean)
+    across = ab @ np.array([-u[1], u[0]])  # the part of each pixel's chroma off the common hue
+    along = ab @ u
+    coloured = chroma > 6.0
+    same_hue = float((along[coloured] > 0).mean()) if coloured.any() else 1.0
+    return "toned" if np.percentile(np.abs(across), 95) < 7.0 and same_hue > 0.9 else "colour"
+
+
 def read_photo(path: str | os.PathLike[str]) -> Photo:
     """Read any photo an archive might hold; raise PhotoError with a message for the user."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+            raise PhotoError(f"{path}: this is {kind}, not a photo file; skipped.")
+        size = st.st_size
         with path.open("rb") as f:
             head = f.read(64)
     except FileNotFoundError:
@@ -160,20 +221,25 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     except PermissionError:
         raise PhotoError(f"{path}: permission denied; check that you may read this file.") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PhotoError(f"{path}: a symbolic link that points to itself (a link loop); skipped.") from None
         raise PhotoError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     _sniff(head, path)
-    exif, icc, orientation, mode = _metadata(path)
+    exif, icc, orientation, mode, dpi = _metadata(path)
     buf = np.fromfile(path, dtype=np.uint8)  # np.fromfile: unicode paths work everywhere
     arr = None
-    if mode != "CMYK" or not head.startswith(b"\xff\xd8"):
+    if head.startswith(b"\xff\xd8"):
+        arr = _decode_jpeg(path)  # Pillow: it refuses corrupt data that OpenCV decodes as gray mush
+    elif mode != "CMYK":
         try:
             arr = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         except cv2.error as exc:
             if "exceeds" in str(exc) or "too large" in str(exc).lower():
                 raise PhotoError(f"{path}: the image is larger than Rehue can open ({MAX_PIXELS // 1_000_000} megapixels).") from None
             arr = None
-    if arr is not None and mode == "CMYK":
+    if arr is not None and mode == "CMYK" and not head.startswith(b"\xff\xd8"):
         arr = None  # OpenCV's TIFF reader returns CMYK as if it were RGBA: let Pillow convert it
+    rgb_order = head.startswith(b"\xff\xd8")
     if arr is None:
         arr = _decode_with_pillow(path)
         if arr is None:
@@ -182,8 +248,6 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
                 "an unsupported format. Re-scan or re-export it as JPEG, PNG or TIFF."
             )
         rgb_order = True
-    else:
-        rgb_order = False
     if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
         raise PhotoError(f"{path}: {arr.shape[1]}x{arr.shape[0]} pixels is more than Rehue's limit of {MAX_PIXELS // 1_000_000} megapixels.")
     if arr.dtype not in (np.uint8, np.uint16):
@@ -206,14 +270,14 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
             arr = arr[..., ::-1]  # (H, W, BGR) -> (H, W, RGB)
     if arr.ndim == 3 and is_gray(arr):
         arr = arr[..., 1]
-    elif arr.ndim == 3:
+    elif arr.ndim == 3 and colour_kind(arr) == "colour":
         notes.append("the photo already has colour; Rehue replaces it with its own")
     arr = np.ascontiguousarray(_orient(arr, orientation))
     if alpha is not None:
         alpha = np.ascontiguousarray(_orient(alpha, orientation))
         if alpha.dtype != arr.dtype:
             alpha = (alpha.astype(np.uint32) * 257).astype(np.uint16) if arr.dtype == np.uint16 else (alpha.astype(np.uint16) >> 8).astype(np.uint8)
-    return Photo(path, arr, alpha, exif, icc, notes)
+    return Photo(path, arr, alpha, exif, icc, notes, dpi)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -242,10 +306,12 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
 
 
-def _png_with_metadata(png: bytes, exif: bytes | None, icc: bytes | None) -> bytes:
-    """Insert iCCP and eXIf chunks right after IHDR of an encoded PNG."""
+def _png_with_metadata(png: bytes, exif: bytes | None, icc: bytes | None, dpi: tuple[float, float] | None = None) -> bytes:
+    """Insert pHYs, iCCP and eXIf chunks right after IHDR of an encoded PNG."""
     ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
     extra = b""
+    if dpi:
+        extra += _png_chunk(b"pHYs", struct.pack(">IIB", round(dpi[0] / 0.0254), round(dpi[1] / 0.0254), 1))
     if icc:
         extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
     if exif:
@@ -253,10 +319,12 @@ def _png_with_metadata(png: bytes, exif: bytes | None, icc: bytes | None) -> byt
     return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
-def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exif: bytes | None = None, icc: bytes | None = None) -> bytes:
+def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exif: bytes | None = None, icc: bytes | None = None,
+                 dpi: tuple[float, float] | None = None) -> bytes:
     """Encode (H, W, 3) RGB uint8/uint16 (+ alpha) as JPEG, PNG or TIFF bytes with metadata.
 
-    JPEG is always 8-bit and has no alpha; PNG and TIFF keep 16 bits and alpha.
+    JPEG is always 8-bit and has no alpha; PNG and TIFF keep 16 bits and alpha. Every format is
+    written as RGB whatever the input was (gray, CMYK, multi-page), with the scan's DPI.
     """
     if fmt == "jpeg":
         if rgb.dtype == np.uint16:
@@ -265,6 +333,8 @@ def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exi
 
         out = io.BytesIO()
         kwargs: dict[str, object] = {"quality": JPEG_QUALITY, "subsampling": 0}
+        if dpi:
+            kwargs["dpi"] = dpi
         if exif:
             kwargs["exif"] = exif
         if icc:
@@ -278,7 +348,7 @@ def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exi
         ok, enc = cv2.imencode(".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 3])
         if not ok:
             raise PhotoError("PNG encoding failed")
-        return _png_with_metadata(enc.tobytes(), exif, icc)
+        return _png_with_metadata(enc.tobytes(), exif, icc, dpi)
     if fmt == "tiff":
         if rgb.dtype == np.uint8:
             import io
@@ -286,13 +356,16 @@ def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exi
             out = io.BytesIO()
             mode_arr = rgb if alpha is None else np.dstack([rgb, alpha])
             tiff_kwargs: dict[str, object] = {"compression": "tiff_lzw"}
+            if dpi:
+                tiff_kwargs["dpi"] = dpi
             if exif:
                 tiff_kwargs["exif"] = exif
             if icc:
                 tiff_kwargs["icc_profile"] = icc
             Image.fromarray(mode_arr, "RGB" if alpha is None else "RGBA").save(out, "TIFF", **tiff_kwargs)
             return out.getvalue()
-        ok, enc = cv2.imencode(".tif", np.ascontiguousarray(bgr))
+        params = [cv2.IMWRITE_TIFF_RESUNIT, 2, cv2.IMWRITE_TIFF_XDPI, round(dpi[0]), cv2.IMWRITE_TIFF_YDPI, round(dpi[1])] if dpi else []
+        ok, enc = cv2.imencode(".tif", np.ascontiguousarray(bgr), params)
         if not ok:
             raise PhotoError("TIFF encoding failed")
         if exif or icc:
@@ -360,7 +433,7 @@ def thumbnail_rgb(photo: Photo, max_side: int) -> np.ndarray:
 
 def encode_like(photo: Photo, rgb: np.ndarray, fmt: str) -> bytes:
     """Encode a result of ``photo`` carrying the original's EXIF, ICC and (not in JPEG) alpha."""
-    return encode_photo(rgb, fmt, photo.alpha if fmt != "jpeg" else None, photo.exif, photo.icc)
+    return encode_photo(rgb, fmt, photo.alpha if fmt != "jpeg" else None, photo.exif, photo.icc, photo.dpi)
 
 
 def write_result(photo: Photo, rgb: np.ndarray, dst: Path, fmt: str | None = None) -> Path:

@@ -108,12 +108,12 @@ def test_cli_end_to_end_with_summary_and_exit_code(tmp_path, photos):
     assert (out / "gray.jpg").exists()
 
 
-def test_cli_unwritable_output(tmp_path, photos):
+def test_cli_unwritable_output_is_found_before_any_work(tmp_path, photos):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
     r = subprocess.run(CLI + [str(photos["gray.jpg"]), "-o", str(blocker / "out")], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1
-    assert "cannot write into" in r.stderr and "gray.jpg" in r.stderr
+    assert r.returncode == 2
+    assert "cannot write into" in r.stderr and "file-not-folder" in r.stderr and "colorized" not in r.stderr
 
 
 def test_cli_version_and_bad_strength():
@@ -154,3 +154,141 @@ def test_read_only_output_folder(tmp_path, photos, colorizer):
         assert "permission denied" in result.failed[0][1]
     finally:
         out.chmod(0o700)
+
+
+# ----------------------------------------------------------------------------- issue 14: never lose a photo
+
+
+def _gray(path: Path, seed: int = 0, size=(120, 160)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(path.suffix if path.suffix != ".webp" else ".webp", gray_scene(*size, seed=seed))
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+def test_no_output_ever_lands_on_an_input(tmp_path, colorizer):
+    s = tmp_path / "s"
+    originals = [_gray(s / "a.jpg", 1), _gray(s / "a.png", 2), _gray(s / "b.bmp", 3), _gray(s / "b.png", 4)]
+    before = snapshot(originals)
+    opts = BatchOptions(fmt="png", overwrite=True)
+    plan = plan_batch([s], s, opts)
+    result = run_batch(plan, colorizer, opts)
+    assert snapshot(originals) == before  # a.png and b.png are the originals, untouched
+    assert {p.name for p in result.written} == {"a_jpg.png", "b_bmp.png"}
+    assert {p.name for p, _ in result.failed} == {"a.png", "b.png"}  # their own output would be themselves
+
+
+def test_every_input_gets_its_own_output(tmp_path, colorizer):
+    d = tmp_path / "in"
+    for name, seed in (("p.png", 1), ("p.bmp", 2), ("p.webp", 3)):
+        _gray(d / name, seed)
+    result = run_batch(plan_batch([d], tmp_path / "out"), colorizer)
+    assert sorted(p.name for p in result.written) == ["p.png", "p_bmp.png", "p_webp.png"]
+    assert len({p.read_bytes() for p in result.written}) == 3 and "3 colorized" in result.summary()
+    a, b = _gray(tmp_path / "A" / "x.jpg", 5), _gray(tmp_path / "B" / "x.jpg", 6)
+    result = run_batch(plan_batch([a.parent, b.parent], tmp_path / "o2"), colorizer)
+    assert sorted(str(p.relative_to(tmp_path / "o2")) for p in result.written) == ["A/x.jpg", "B/x.jpg"]
+
+
+def test_links_loops_pipes_and_other_files_are_named_and_the_batch_goes_on(tmp_path, colorizer):
+    d = tmp_path / "in"
+    _gray(d / "good.jpg")
+    (d / "loop.jpg").symlink_to(d / "loop.jpg")
+    os.mkfifo(d / "pipe.jpg")
+    (d / "anim.gif").write_bytes(b"GIF89a")
+    (d / ".hidden.jpg").write_bytes(b"x")
+    plan = plan_batch([d], tmp_path / "out")
+    result = run_batch(plan, colorizer)  # must not block on the FIFO nor abort on the loop
+    assert [p.name for p in result.written] == ["good.jpg"]
+    reasons = {p.name: r for p, r in result.failed}
+    assert "link loop" in reasons["loop.jpg"] and "FIFO" in reasons["pipe.jpg"]
+    assert {p.name for p, _ in result.ignored} == {"anim.gif", ".hidden.jpg"}
+    assert "2 other files skipped" in result.summary()
+    report = result.write_report(tmp_path / "report.csv")
+    rows = report.read_text().splitlines()
+    assert rows[0] == "input,output,status,reason" and len(rows) == 1 + 5
+    assert any("anim.gif" in r and "ignored" in r for r in rows)
+
+
+def test_unreadable_folder_is_reported(tmp_path, monkeypatch):
+    d = tmp_path / "in"
+    _gray(d / "ok.jpg")
+    (d / "locked").mkdir()
+    real_walk = os.walk
+
+    def walk(top, onerror=None, **kw):  # root reads every folder: simulate a permission error
+        for entry in real_walk(top, onerror=onerror, **kw):
+            if Path(entry[0]).name == "locked":
+                onerror(PermissionError(13, "Permission denied", entry[0]))
+                continue
+            yield entry
+
+    monkeypatch.setattr(os, "walk", walk)
+    plan = plan_batch([d], tmp_path / "out")
+    assert [i.src.name for i in plan.items] == ["ok.jpg"]
+    assert any(p.name == "locked" and "cannot be read" in r for p, r in plan.problems)
+
+
+def test_empty_output_is_redone_and_leftovers_are_cleaned(tmp_path, colorizer):
+    d = tmp_path / "in"
+    _gray(d / "a.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.jpg").write_bytes(b"")  # a 0-byte file is not a finished photo
+    (out / ".a.x1.rehue-partial").write_bytes(b"half")
+    plan = plan_batch([d], out)
+    assert [i.src.name for i in plan.items] == ["a.jpg"]
+    run_batch(plan, colorizer)
+    assert (out / "a.jpg").stat().st_size > 0 and not list(out.glob("*.rehue-partial"))
+
+
+def test_two_batches_never_write_into_one_folder_at_once(tmp_path, colorizer):
+    from rehue.batch import BatchBusy, output_lock
+
+    d = tmp_path / "in"
+    _gray(d / "a.jpg")
+    out = tmp_path / "out"
+    with output_lock(out):
+        with pytest.raises(BatchBusy, match="another rehue-batch"):
+            run_batch(plan_batch([d], out), colorizer)
+    assert len(run_batch(plan_batch([d], out), colorizer).written) == 1
+
+
+def test_photos_already_in_colour_are_left_alone_unless_asked(tmp_path, colorizer):
+    d = tmp_path / "in"
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    rgb[:, :80] = (40, 40, 200)
+    rgb[:, 80:] = (200, 90, 40)
+    d.mkdir()
+    cv2.imwrite(str(d / "colour.png"), rgb)
+    _gray(d / "gray.png")
+    g = gray_scene(120, 160)
+    cv2.imwrite(str(d / "sepia.png"), np.dstack([(g * 0.7).astype(np.uint8), (g * 0.85).astype(np.uint8), g]))
+    result = run_batch(plan_batch([d], tmp_path / "out"), colorizer)
+    assert sorted(p.name for p in result.written) == ["gray.png", "sepia.png"]
+    assert [p.name for p in result.skipped_colour] == ["colour.png"] and "1 already in colour" in result.summary()
+    again = run_batch(plan_batch([d], tmp_path / "out2"), colorizer, BatchOptions(recolour=True))
+    assert len(again.written) == 3
+
+
+def test_cli_second_ctrl_c_and_sigterm_stop_cleanly(tmp_path):
+    scans = tmp_path / "scans"
+    make_tree(scans, 6, size=(1200, 1600))
+    out = tmp_path / "out"
+    for sig, expect in ((signal.SIGTERM, "SIGTERM: stopping"), (signal.SIGINT, "Ctrl-C again")):
+        proc = subprocess.Popen(CLI + [str(scans), "-o", str(out), "--overwrite"], stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and not out.joinpath(LOCK).exists():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        if sig == signal.SIGINT:
+            time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and expect in err
+        assert not list(out.rglob("*.rehue-partial"))
+
+
+LOCK = ".rehue-batch.lock"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from rehue import photo_io
+from rehue import contract, photo_io
 from rehue.photo_io import PhotoError, read_photo
 
 
@@ -20,10 +21,16 @@ def test_reads_gray_kinds_as_single_channel(photos, name):
     assert p.pixels.dtype == (np.uint16 if "16" in name else np.uint8)
 
 
-def test_sepia_kept_as_rgb_with_note(photos):
+def test_sepia_is_toned_monochrome_and_real_colour_is_noted(photos, tmp_path):
     p = read_photo(photos["sepia.jpg"])
     assert p.pixels.shape == (240, 320, 3)
-    assert p.notes
+    assert photo_io.colour_kind(p.pixels) == "toned" and not p.notes  # fine to colorize
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    rgb[:, :80] = (200, 40, 40)
+    rgb[:, 80:] = (40, 90, 200)
+    cv2.imwrite(str(tmp_path / "colour.png"), rgb[..., ::-1])
+    c = read_photo(tmp_path / "colour.png")
+    assert photo_io.colour_kind(c.pixels) == "colour" and "already has colour" in c.notes[0]
 
 
 def test_alpha_separated(photos):
@@ -47,8 +54,8 @@ def test_tiny_image(photos):
 @pytest.mark.parametrize(
     "name, message",
     [
-        ("corrupt.jpg", "not a readable image"),
-        ("truncated.jpg", "not a readable image"),
+        ("corrupt.jpg", "damaged"),
+        ("truncated.jpg", "damaged"),
         ("document.jpg", "PDF document"),
         ("empty.png", "empty"),
     ],
@@ -135,3 +142,71 @@ def test_encode_jpeg_from_16bit_and_thumbnail(photos):
     assert Image.open(io.BytesIO(data)).mode == "RGB"
     thumb = photo_io.thumbnail_rgb(p, 100)
     assert thumb.shape == (75, 100, 3) and thumb.dtype == np.uint8
+
+
+def _scan_variants(d: Path) -> dict[str, Path]:
+    """Inputs whose TIFF/EXIF tags would poison an RGB output: gray, CMYK and multi-page TIFFs
+    at 600 dpi, a 16-bit PNG, a JPEG with EXIF at 600 dpi."""
+    from helpers import gray_scene
+
+    g = gray_scene(120, 160)
+    out = {}
+    for name, mode in (("gray8.tif", "L"), ("cmyk.tif", "CMYK")):
+        out[name] = d / name
+        Image.fromarray(g).convert(mode).save(out[name], "TIFF", dpi=(600, 600))
+    out["pages.tif"] = d / "pages.tif"
+    first = Image.fromarray(g)
+    first.save(out["pages.tif"], "TIFF", save_all=True, append_images=[Image.fromarray(255 - g)], dpi=(600, 600))
+    out["gray16.png"] = d / "gray16.png"
+    cv2.imwrite(str(out["gray16.png"]), g.astype(np.uint16) * 257)
+    out["scan.jpg"] = d / "scan.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "Old Scanner"
+    Image.fromarray(g).save(out["scan.jpg"], "JPEG", exif=exif.tobytes(), dpi=(600, 600))
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "tiff"])
+def test_every_output_reopens_as_colour_in_pillow_and_opencv(tmp_path, colorizer, fmt):
+    for name, src in _scan_variants(tmp_path).items():
+        dst = tmp_path / "out" / f"{src.stem}{photo_io.output_suffix(fmt)}"
+        colorizer.colorize_file(src, dst, hints=[contract.Hint(0.5, 0.5, 60.0, 40.0, reach=0.5)], fmt=fmt)
+        with Image.open(dst) as im:
+            assert im.mode in ("RGB", "I;16", "RGBA") or im.mode.startswith("RGB"), (name, fmt, im.mode)
+            im.load()
+            rgb = np.asarray(im.convert("RGB")).astype(int)
+            if name != "gray16.png":  # 16-bit outputs are written without EXIF/DPI by OpenCV
+                assert round(float(im.info.get("dpi", (0, 0))[0])) == 600, (name, fmt, im.info.get("dpi"))
+        assert rgb.shape == (120, 160, 3)
+        assert np.abs(rgb[..., 0] - rgb[..., 2]).max() > 20, (name, fmt)  # colour, not gray
+        bgr = cv2.imread(str(dst), cv2.IMREAD_UNCHANGED)
+        assert bgr is not None and bgr.ndim == 3 and bgr.shape[2] == 3, (name, fmt)
+        assert np.abs(bgr[..., 0].astype(int) - bgr[..., 2]).max() > 20, (name, fmt)
+        assert photo_io.read_photo(dst).pixels.ndim == 3  # and Rehue reopens its own output as colour
+
+
+def test_jpeg_with_corrupt_middle_bytes_is_refused(tmp_path):
+    from helpers import gray_scene
+
+    ok, buf = cv2.imencode(".jpg", gray_scene(600, 800))
+    data = bytearray(buf.tobytes())
+    for i in range(len(data) // 3, len(data) // 3 + 200):
+        data[i] = (data[i] * 7 + 13) % 256
+    bad = tmp_path / "scratched.jpg"
+    bad.write_bytes(bytes(data))
+    assert cv2.imdecode(np.frombuffer(bytes(data), np.uint8), cv2.IMREAD_UNCHANGED) is not None  # OpenCV says nothing
+    with pytest.raises(photo_io.PhotoError, match="scratched.jpg.*damaged"):
+        photo_io.read_photo(bad)
+
+
+def test_fifo_and_symlink_loop_are_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(photo_io.PhotoError, match="pipe.jpg.*pipe"):
+        photo_io.read_photo(fifo)  # opening it would block forever
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    with pytest.raises(photo_io.PhotoError, match="loop.jpg.*link"):
+        photo_io.read_photo(loop)
