@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from export import data
-from export.metrics import colourfulness, mean_ciede2000, psnr, ssim
+from export.metrics import ciede2000, colourfulness, mean_ciede2000, psnr, ssim
 from rehue import contract, photo_io
 from rehue.engine import Colorizer
 
@@ -56,6 +56,42 @@ def gray_of(truth: np.ndarray) -> np.ndarray:
     """The gray baseline: the photo's own L with no chroma, as 8-bit RGB."""
     lab = contract.rgb_to_lab(truth)
     return (np.clip(contract.lab_to_rgb(np.dstack([lab[..., 0], np.zeros_like(lab[..., 1:])])), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def object_at(lab_work: np.ndarray, rng: np.random.Generator, tries: int = 8) -> tuple[float, float, np.ndarray]:
+    """A spot and 'its object' for the locality protocol: the connected region of pixels whose
+    true colour (Lab, L included) is within 12 units of the spot's; 2-40 % of the photo."""
+    h, w = lab_work.shape[:2]
+    best = None
+    for _ in range(tries):
+        cy = int(np.clip(rng.normal(h / 2, h / 5), 0, h - 1))
+        cx = int(np.clip(rng.normal(w / 2, w / 5), 0, w - 1))
+        close = (np.linalg.norm(lab_work - lab_work[cy, cx], axis=2) < 12).astype(np.uint8)
+        _, labels = cv2.connectedComponents(close, connectivity=4)
+        region = labels == labels[cy, cx]
+        share = region.mean()
+        if 0.02 <= share <= 0.4:
+            return (cx + 0.5) / w, (cy + 0.5) / h, region
+        if best is None or abs(share - 0.1) < abs(best[2].mean() - 0.1):
+            best = ((cx + 0.5) / w, (cy + 0.5) / h, region)
+    assert best is not None
+    return best
+
+
+def locality(colorizer: Colorizer, prepared, l_only: np.ndarray, lab_work: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+    """One hint of a colour the model did not predict (its hue turned by 120°, chroma 45), placed
+    on an object: mean CIEDE2000 change of the output inside that object and outside it."""
+    x, y, region = object_at(lab_work, rng)
+    auto = colorizer.predict(prepared)
+    h, w = auto.ab.shape[:2]
+    a0, b0 = auto.ab[min(int(y * h), h - 1), min(int(x * w), w - 1)]
+    hue = np.arctan2(b0, a0) + 2 * np.pi / 3 if np.hypot(a0, b0) > 3 else rng.uniform(0, 2 * np.pi)
+    hint = colorizer.snap_hint(prepared, contract.Hint(x, y, float(45 * np.cos(hue)), float(45 * np.sin(hue))))
+    small = cv2.resize(l_only, (w, h), interpolation=cv2.INTER_AREA)
+    before = colorizer.render(small, auto)
+    after = colorizer.render(small, colorizer.predict(prepared, [hint]))
+    change = ciede2000(contract.rgb_to_lab(before), contract.rgb_to_lab(after))
+    return {"inside": float(change[region].mean()), "outside": float(change[~region].mean()) if (~region).any() else 0.0}
 
 
 def scores(out: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -89,6 +125,8 @@ def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: i
             outs[n] = out
             rec["hints_psnr"][str(n)] = psnr(out, truth)
         rec["auto"] = scores(outs[0], truth)
+        rec["locality"] = locality(colorizer, prepared, l_only, contract.rgb_to_lab(cv2.resize(truth, (w, h), interpolation=cv2.INTER_AREA)),
+                                   np.random.default_rng([seed, zlib.crc32(name.encode()), 1]))
         rows.append(rec)
         if len(sheet) < sheet_n:
             sheet.append((gray_rgb, outs[0], outs.get(10, outs[0]), truth))
@@ -118,6 +156,7 @@ def summarise(rows: list[dict], hint_counts: tuple[int, ...] = HINT_COUNTS) -> d
             "gray": {m: _mean(rs, "gray", m) for m in ("psnr", "ssim", "ciede2000", "colourfulness")},
             "truth_colourfulness": _mean(rs, "truth_colourfulness"),
             "worse_than_gray_share": len(worse) / max(1, len(rs)),
+            "locality": {"inside": _mean(rs, "locality", "inside"), "outside": _mean(rs, "locality", "outside")},
             "psnr_vs_hints": {str(n): _mean(rs, "hints_psnr", str(n)) for n in hint_counts},
         }
 
@@ -129,7 +168,8 @@ def summarise(rows: list[dict], hint_counts: tuple[int, ...] = HINT_COUNTS) -> d
 
 def format_table(summary: dict) -> str:
     lines = [
-        f"{'set':<22}{'n':>5}{'PSNR auto':>11}{'gray':>7}{'Δ':>6}{'worse':>7}{'SSIM':>7}{'ΔE00':>7}{'gray':>7}{'colourf.':>10}{'truth':>7}   PSNR with hints",
+        f"{'set':<22}{'n':>5}{'PSNR auto':>11}{'gray':>7}{'Δ':>6}{'worse':>7}{'SSIM':>7}{'ΔE00':>7}{'gray':>7}{'colourf.':>10}{'truth':>7}"
+        f"{'1 hint ΔE in/out':>18}   PSNR with hints",
     ]
     for name, b in summary.items():
         if not isinstance(b, dict) or "auto" not in b:
@@ -139,7 +179,8 @@ def format_table(summary: dict) -> str:
         lines.append(
             f"{name:<22}{b['images']:>5}{a['psnr']:>11.2f}{g['psnr']:>7.2f}{a['psnr'] - g['psnr']:>+6.2f}"
             f"{100 * b['worse_than_gray_share']:>6.0f}%{a['ssim']:>7.3f}"
-            f"{a['ciede2000']:>7.2f}{g['ciede2000']:>7.2f}{a['colourfulness']:>10.1f}{b['truth_colourfulness']:>7.1f}   {hints}"
+            f"{a['ciede2000']:>7.2f}{g['ciede2000']:>7.2f}{a['colourfulness']:>10.1f}{b['truth_colourfulness']:>7.1f}"
+            f"{b['locality']['inside']:>10.1f}/{b['locality']['outside']:<7.2f}   {hints}"
         )
     return "\n".join(lines)
 
@@ -221,10 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG")
     p.add_argument("--sheet-rows", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-refine", action="store_true", help="network only: no hint fusion or spreading (rehue.hint_refine)")
+    p.add_argument("--network-only", action="store_true", help="hints as the network alone answers them: no locality (rehue.hint_reach)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    colorizer = Colorizer(args.model, provider="cpu", refine_hints=not args.no_refine)
+    colorizer = Colorizer(args.model, provider="cpu", local_hints=not args.network_only)
     skipped: list[str] = []
     not_in_split: list[str] = []
     photos = load_photos(args.folder, args.split, args.limit, args.seed, args.per_source, skipped, not_in_split)
