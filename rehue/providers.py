@@ -75,9 +75,20 @@ def cuda_problem(ort: ModuleType | None = None) -> str | None:
             preload(cuda=True, cudnn=True, msvc=False)
         except Exception as exc:  # a missing wheel: say which
             return f"the CUDA/cuDNN libraries could not be loaded ({exc}): reinstall with pip install 'rehue[gpu]'"
-    for lib, what in (("libcublasLt.so.12", "cuBLAS"), ("libcudnn.so.9", "cuDNN")):
-        if not _loads(lib):
-            return f"{what} ({lib}) is missing: reinstall with pip install 'rehue[gpu]', which brings CUDA and cuDNN"
+    # Load ONNX Runtime's CUDA provider library the way a session would: if one of the CUDA/cuDNN
+    # libraries it needs is missing, the loader's message names it (a session would only fall
+    # back to the CPU in silence).
+    import os
+
+    capi = os.path.join(os.path.dirname(ort.__file__ or ""), "capi")
+    provider_lib = os.path.join(capi, "libonnxruntime_providers_cuda.so")
+    if os.path.exists(provider_lib):
+        try:
+            ctypes.CDLL(provider_lib)
+        except OSError as exc:
+            missing = str(exc).split(":")[0].strip()
+            return (f"a CUDA library is missing ({missing}): reinstall with pip install 'rehue[gpu]', "
+                    "which brings CUDA and cuDNN")
     return None
 
 
