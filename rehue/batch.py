@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,13 +357,13 @@ def run_batch(
     lock = threading.Lock()
     done = 0
 
-    def one(item: BatchItem) -> None:
+    def one(item: BatchItem, pending: Future | None = None) -> None:
         nonlocal done
         if cancel is not None and cancel.is_set():
             return
         status, reason = "written", ""
         try:
-            photo = photo_io.read_photo(item.src)
+            photo = pending.result() if pending is not None else photo_io.read_photo(item.src)
             if photo.pixels.ndim == 3 and not options.recolour and photo_io.colour_kind(photo.pixels) == "colour":
                 status, reason = "already in colour", "the photo already has colour; --recolour replaces it"
             else:
@@ -402,8 +402,14 @@ def run_batch(
                 with ThreadPoolExecutor(options.jobs) as pool:
                     list(pool.map(one, plan.items))
             else:
-                for item in plan.items:
-                    one(item)
+                # The next photo is read and decoded while this one is colorized (decoders release the GIL).
+                with ThreadPoolExecutor(1) as reader:
+                    ahead = reader.submit(photo_io.read_photo, plan.items[0].src)
+                    for k, item in enumerate(plan.items):
+                        current = ahead
+                        if k + 1 < len(plan.items) and not (cancel is not None and cancel.is_set()):
+                            ahead = reader.submit(photo_io.read_photo, plan.items[k + 1].src)
+                        one(item, current)
     result.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
     result.elapsed_s = time.perf_counter() - t0
     return result
