@@ -334,6 +334,48 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock; the file stays (removing it would race a waiting batch)
 
 
+def colorize_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, photo: photo_io.Photo | None = None) -> tuple[str, str]:
+    """Colorize one planned photo: (status, reason) with status 'written', 'already in colour' or
+    'failed' (the reason names the file). Never raises for a bad photo: a batch goes on."""
+    try:
+        photo = photo if photo is not None else photo_io.read_photo(item.src)
+        if photo.pixels.ndim == 3 and not options.recolour and photo_io.colour_kind(photo.pixels) == "colour":
+            return "already in colour", "the photo already has colour; --recolour replaces it"
+        saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
+        strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)
+        colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt)
+        return "written", "with its saved hints" if saved and saved.hints else ""
+    except photo_io.PhotoError as exc:
+        return "failed", str(exc)
+    except (EngineError, MemoryError) as exc:
+        return "failed", f"{item.src}: {exc or 'out of memory'}"
+    except Exception as exc:  # one bad photo must not end the batch; the log has the traceback
+        log.exception("unexpected failure on %s", item.src)
+        return "failed", f"{item.src}: unexpected error ({type(exc).__name__}: {exc}); see the log file"
+
+
+def start_result(plan: BatchPlan) -> BatchResult:
+    """A result holding what planning already decided (skipped, refused, ignored)."""
+    result = BatchResult(skipped=[i.src for i in plan.skipped_existing], failed=list(plan.problems), ignored=list(plan.ignored))
+    result.rows += [(str(i.src), str(i.dst), "already done", "") for i in plan.skipped_existing]
+    result.rows += [(str(p), "", "failed", r) for p, r in plan.problems]
+    result.rows += [(str(p), "", "ignored", r) for p, r in plan.ignored]
+    return result
+
+
+def record(result: BatchResult, item: BatchItem, status: str, reason: str) -> None:
+    """Add one photo's outcome to ``result``."""
+    result.rows.append((str(item.src), str(item.dst) if status == "written" else "", status, reason))
+    if status == "written":
+        result.written.append(item.dst)
+        if reason:
+            result.with_hints.append(item.src)
+    elif status == "already in colour":
+        result.skipped_colour.append(item.src)
+    else:
+        result.failed.append((item.src, reason))
+
+
 def run_batch(
     plan: BatchPlan,
     colorizer: Colorizer,
@@ -348,10 +390,7 @@ def run_batch(
     whole, never half-written), then the batch stops. Raises BatchBusy when another batch is
     writing into the same output folder.
     """
-    result = BatchResult(skipped=[i.src for i in plan.skipped_existing], failed=list(plan.problems), ignored=list(plan.ignored))
-    result.rows += [(str(i.src), str(i.dst), "already done", "") for i in plan.skipped_existing]
-    result.rows += [(str(p), "", "failed", r) for p, r in plan.problems]
-    result.rows += [(str(p), "", "ignored", r) for p, r in plan.ignored]
+    result = start_result(plan)
     total = len(plan.items)
     t0 = time.perf_counter()
     lock = threading.Lock()
@@ -361,37 +400,17 @@ def run_batch(
         nonlocal done
         if cancel is not None and cancel.is_set():
             return
-        status, reason = "written", ""
         try:
-            photo = pending.result() if pending is not None else photo_io.read_photo(item.src)
-            if photo.pixels.ndim == 3 and not options.recolour and photo_io.colour_kind(photo.pixels) == "colour":
-                status, reason = "already in colour", "the photo already has colour; --recolour replaces it"
-            else:
-                saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
-                strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)
-                colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt)
-                if saved and saved.hints:
-                    reason = "with its saved hints"
+            photo = pending.result() if pending is not None else None
         except photo_io.PhotoError as exc:
             status, reason = "failed", str(exc)
-        except (EngineError, MemoryError) as exc:
-            status, reason = "failed", f"{item.src}: {exc or 'out of memory'}"
-        except Exception as exc:  # one bad photo must not end the batch; the log has the traceback
-            log.exception("unexpected failure on %s", item.src)
-            status, reason = "failed", f"{item.src}: unexpected error ({type(exc).__name__}: {exc}); see the log file"
+        else:
+            status, reason = colorize_item(colorizer, item, options, photo)
         with lock:
             done += 1
-            result.rows.append((str(item.src), str(item.dst) if status == "written" else "", status, reason))
-            if status == "written":
-                result.written.append(item.dst)
-                if reason:
-                    result.with_hints.append(item.src)
-            elif status == "already in colour":
-                result.skipped_colour.append(item.src)
-            else:
-                result.failed.append((item.src, reason))
-                if failure:
-                    failure(item.src, reason)
+            record(result, item, status, reason)
+            if status == "failed" and failure:
+                failure(item.src, reason)
             if progress:
                 progress(BatchProgress(done, total, item.src, time.perf_counter() - t0, len(result.failed)))
 

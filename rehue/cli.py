@@ -34,6 +34,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
     p.add_argument("--recolour", action="store_true", help="also colorize photos that already have colour (sepia and toned ones always are)")
     p.add_argument("--report", type=Path, default=None, help="write a CSV of every input and what became of it")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run on a Ray cluster: without ADDRESS a local instance, else e.g. ray://head:10001 (needs rehue[cluster])")
+    p.add_argument("--ray-workers", type=int, default=None, help="Ray workers, one model each (default: one per CPU of the cluster)")
+    p.add_argument("--ray-gpus", type=float, default=0.0, help="GPUs per Ray worker (e.g. 1 or 0.5) on nodes with GPUs")
     p.add_argument("--jobs", type=int, default=1, help="photos processed at once (2 helps on 4+ cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--version", action="version", version=f"rehue {__version__}")
@@ -91,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         msg = f"nothing to do: {len(plan.skipped_existing)} photo(s) already have an output in {args.output}"
         print(msg if plan.skipped_existing else "no photos found in the inputs", file=sys.stderr)
         return 1 if plan.problems else 0
+    if args.ray:
+        return _run_on_ray(args, plan, options)
     try:
         threads = max(1, (os.cpu_count() or 2) // args.jobs) if args.jobs > 1 else None
         colorizer = Colorizer(args.model, provider=args.provider, threads=threads)
@@ -138,6 +144,52 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: {result.write_report(args.report)}", file=sys.stderr)
     if colorizer.fallback_reason and args.provider != "cpu":
         print(f"(ran on the CPU: {colorizer.fallback_reason})", file=sys.stderr)
+    if result.cancelled:
+        return 130
+    return 1 if result.failed else 0
+
+
+def _run_on_ray(args: argparse.Namespace, plan, options) -> int:
+    """The same batch through rehue.cluster: progress and ETA on the driver, one line per problem."""
+    from rehue.batch import BatchBusy
+    from rehue.cluster import ClusterError, run_batch_on_ray
+
+    address = None if args.ray == "local" else args.ray
+    print(f"rehue {__version__}: {len(plan.items)} photo(s) to colorize, {len(plan.skipped_existing)} already done; "
+          f"on Ray ({address or 'local instance'})", file=sys.stderr)
+    cancel = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nstopping after the chunks in progress (Ctrl-C again to quit now)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    bar = _Bar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
+
+    def on_failure(path: Path, reason: str) -> None:
+        if bar.enabled:
+            sys.stderr.write("\r\x1b[K")
+        print(f"failed: {reason}", file=sys.stderr)
+
+    try:
+        result = run_batch_on_ray(plan, options, address=address, workers=args.ray_workers, model=args.model,
+                                  provider=args.provider, gpus_per_worker=args.ray_gpus, progress=bar.update,
+                                  cancel=cancel, failure=on_failure)
+    except (ClusterError, BatchBusy) as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        bar.close()
+        print("stopped at once; photos already finished are kept, a re-run resumes", file=sys.stderr)
+        return 130
+    bar.close()
+    print(result.summary(), file=sys.stderr)
+    if args.report:
+        print(f"report: {result.write_report(args.report)}", file=sys.stderr)
     if result.cancelled:
         return 130
     return 1 if result.failed else 0

@@ -1,0 +1,163 @@
+"""``rehue-batch --ray``: the same batch on a Ray cluster, with the same promises.
+
+The driver plans once (``plan_batch``: the same outputs, skip and resume rules), holds the output
+folder's lock, and hands chunks of photos to a pool of actors; each actor loads one ``Colorizer``
+(CUDA when its node has a GPU and the GPU runtime) and colorizes with ``batch.colorize_item``, the
+very function of a one-machine batch, writing atomically into the shared output folder (a path
+every node sees, e.g. NFS). A worker that dies has its chunk retried on another; a killed driver
+loses nothing (every finished photo is a complete file, and a re-run skips it); a bad photo is one
+line in the summary. Ray is an optional extra: ``pip install 'rehue[cluster]'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rehue.batch import (
+    BatchItem,
+    BatchOptions,
+    BatchPlan,
+    BatchProgress,
+    BatchResult,
+    colorize_item,
+    output_lock,
+    record,
+    start_result,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ClusterError(RuntimeError):
+    """Ray is missing or the cluster cannot be reached; the message says what to do."""
+
+
+class ColorizeWorker:
+    """One Ray actor: one loaded model, colorizing chunks of photos."""
+
+    def __init__(self, model: str | None, provider: str, threads: int | None) -> None:
+        from rehue.engine import Colorizer
+
+        self.colorizer = Colorizer(model, provider=provider, threads=threads)
+
+    def info(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "device": self.colorizer.device_name, "fallback": self.colorizer.fallback_reason}
+
+    def run(self, items: list[tuple[str, str]], options: BatchOptions) -> list[tuple[str, str, str, str]]:
+        out = []
+        for src, dst in items:
+            status, reason = colorize_item(self.colorizer, BatchItem(Path(src), Path(dst)), options)
+            out.append((src, dst, status, reason))
+        return out
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ClusterError("Ray is not installed: pip install 'rehue[cluster]'") from exc
+    return ray
+
+
+def run_batch_on_ray(
+    plan: BatchPlan,
+    options: BatchOptions = BatchOptions(),
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    model: str | None = None,
+    provider: str = "auto",
+    gpus_per_worker: float = 0.0,
+    chunk: int = 4,
+    progress: Callable[[BatchProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    failure: Callable[[Path, str], None] | None = None,
+) -> BatchResult:
+    """Colorize ``plan`` on Ray: a local instance when ``address`` is None (``workers`` CPUs),
+    else the cluster at ``address`` ('auto', 'ray://host:10001', 'host:6379')."""
+    ray = _ray()
+    result = start_result(plan)
+    if not plan.items:
+        return result
+    assert plan.out_dir is not None
+    t0 = time.perf_counter()
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            else:
+                ray.init(num_cpus=workers or os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
+        except Exception as exc:
+            raise ClusterError(f"cannot reach the Ray cluster at {address or 'a local instance'} ({exc})") from exc
+    try:
+        with output_lock(plan.out_dir):
+            _drive(ray, plan, options, result, model, provider, workers, gpus_per_worker, chunk, progress, cancel, failure, t0)
+    finally:
+        if started_here:
+            ray.shutdown()
+    result.elapsed_s = time.perf_counter() - t0
+    return result
+
+
+def _drive(ray: Any, plan: BatchPlan, options: BatchOptions, result: BatchResult, model: str | None, provider: str,
+           workers: int | None, gpus_per_worker: float, chunk: int, progress, cancel, failure, t0: float) -> None:
+    n_workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    n_workers = min(n_workers, len(plan.items))
+    actor_class = ray.remote(num_cpus=1, num_gpus=gpus_per_worker, max_restarts=-1, max_task_retries=2)(ColorizeWorker)
+    model_arg = str(model) if model else None
+
+    def new_actor():
+        return actor_class.remote(model_arg, provider, 1 if gpus_per_worker == 0 else None)
+
+    actors = [new_actor() for _ in range(n_workers)]
+    infos = ray.get([a.info.remote() for a in actors])
+    log.info("ray: %d workers on %s", len(actors), sorted({i["device"] for i in infos}))
+    todo = [[(str(i.src), str(i.dst)) for i in plan.items[k:k + chunk]] for k in range(0, len(plan.items), chunk)]
+    todo.reverse()  # pop() takes them in plan order
+    by_src = {str(i.src): i for i in plan.items}
+    in_flight: dict[Any, tuple[Any, list[tuple[str, str]]]] = {}
+    total, done = len(plan.items), 0
+
+    def submit(actor) -> None:
+        if todo and not (cancel is not None and cancel.is_set()):
+            items = todo.pop()
+            in_flight[actor.run.remote(items, options)] = (actor, items)
+
+    for a in actors:
+        submit(a)
+        submit(a)  # two chunks queued per actor: no idle gap between chunks
+    while in_flight:
+        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+        for ref in ready:
+            actor, items = in_flight.pop(ref)
+            try:
+                outcomes = ray.get(ref)
+            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.ActorDiedError) as exc:
+                # The worker died past its restarts: its chunk goes to a fresh worker. Photos it
+                # already finished are complete files; writing them again is harmless.
+                log.warning("a ray worker died (%s); retrying its %d photos", type(exc).__name__, len(items))
+                todo.append(items)
+                if actor in actors:
+                    actors.remove(actor)
+                fresh = new_actor()
+                actors.append(fresh)
+                submit(fresh)
+                continue
+            for src, _dst, status, reason in outcomes:
+                item = by_src[src]
+                done += 1
+                record(result, item, status, reason)
+                if status == "failed" and failure:
+                    failure(item.src, reason)
+                if progress:
+                    progress(BatchProgress(done, total, item.src, time.perf_counter() - t0, len(result.failed)))
+            submit(actor)
+    result.cancelled = bool(cancel is not None and cancel.is_set() and done < total)

@@ -1,0 +1,91 @@
+"""rehue-batch on a local Ray cluster (2 CPUs): the same outputs as one machine, a worker killed
+mid-run, a killed driver resumed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import gray_scene
+from rehue.batch import BatchOptions, plan_batch, run_batch
+
+ray = pytest.importorskip("ray")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+from rehue.cluster import run_batch_on_ray  # noqa: E402
+
+CLI = [sys.executable, "-m", "rehue.cli"]
+
+
+def mixed_folder(root: Path, n: int = 6, size=(300, 400)) -> Path:
+    (root / "album").mkdir(parents=True)
+    for i in range(n):
+        sub = root / ("album" if i % 2 else "")
+        ext = (".jpg", ".png", ".tif")[i % 3]
+        ok, buf = cv2.imencode(ext, gray_scene(*size, seed=i))
+        (sub / f"p{i}{ext}").write_bytes(buf.tobytes())
+    (root / "broken.jpg").write_bytes(b"not a photo")
+    return root
+
+
+def test_ray_gives_the_same_outputs_as_one_machine(tmp_path, colorizer):
+    src = mixed_folder(tmp_path / "in")
+    local = run_batch(plan_batch([src], tmp_path / "one"), colorizer)
+    seen = []
+    clustered = run_batch_on_ray(plan_batch([src], tmp_path / "ray"), workers=2, progress=seen.append)
+    assert len(clustered.written) == len(local.written) == 6
+    assert [p.name for p, _ in clustered.failed] == ["broken.jpg"]
+    assert seen[-1].done == 7 and seen[-1].eta_s == 0
+    for a in local.written:
+        b = tmp_path / "ray" / a.relative_to(tmp_path / "one")
+        x, y = cv2.imread(str(a)).astype(int), cv2.imread(str(b)).astype(int)
+        assert np.abs(x - y).max() <= 1, a.name
+
+
+def test_a_worker_killed_mid_run_loses_nothing(tmp_path):
+    src = mixed_folder(tmp_path / "in", n=12, size=(900, 1200))
+    killed = []
+
+    def kill_one(p) -> None:
+        if killed:
+            return
+        pids = subprocess.run(["pgrep", "-f", "ray::ColorizeWorker"], capture_output=True, text=True).stdout.split()
+        if pids:
+            os.kill(int(pids[0]), signal.SIGKILL)
+            killed.append(pids[0])
+
+    result = run_batch_on_ray(plan_batch([src], tmp_path / "out"), workers=2, chunk=2, progress=kill_one)
+    assert killed
+    assert len(result.written) == 12 and [p.name for p, _ in result.failed] == ["broken.jpg"]
+    for p in result.written:
+        assert cv2.imread(str(p)) is not None
+    assert not list((tmp_path / "out").rglob("*.rehue-partial"))
+
+
+def test_a_killed_driver_resumes(tmp_path):
+    src = mixed_folder(tmp_path / "in", n=10, size=(900, 1200))
+    out = tmp_path / "out"
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    proc = subprocess.Popen(CLI + [str(src), "-o", str(out), "--ray", "--ray-workers", "2"], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and len([p for p in out.rglob("p*") if p.is_file()]) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run([str(Path(sys.executable).parent / "ray"), "stop", "--force"], capture_output=True)  # the killed driver's local instance
+    finished = [p for p in out.rglob("p*") if p.is_file()]
+    assert 1 <= len(finished) < 10
+    r = subprocess.run(CLI + [str(src), "-o", str(out), "--ray", "--ray-workers", "2"], capture_output=True, text=True,
+                       timeout=300, env=env)
+    assert r.returncode == 1, r.stderr  # broken.jpg
+    assert "already done" in r.stderr and "10 colorized" not in r.stderr
+    assert len([p for p in out.rglob("p*") if p.is_file()]) == 10
+    assert not list(out.rglob("*.rehue-partial"))
