@@ -28,6 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rehue.providers import PROVIDER_CHOICES  # noqa: E402
+
 SIZES_MP = {1: (1152, 864), 3: (2000, 1500), 12: (4000, 3000), 50: (8160, 6120)}
 
 
@@ -189,7 +191,7 @@ def main() -> int:
         return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None)
-    p.add_argument("--provider", default="cpu", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--provider", default="cpu", choices=tuple(PROVIDER_CHOICES))
     p.add_argument("--sizes", type=int, nargs="*", default=[1, 3, 12, 50])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", choices=("latency", "preview", "batch", "models"), default=None)

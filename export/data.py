@@ -21,7 +21,7 @@ from rehue import contract, photo_io
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+IMAGE_SUFFIXES = photo_io.READ_SUFFIXES  # the app's own table of formats
 
 VALIDATION_PERCENT = 10  # share of each source held out by name hash...
 VALIDATION_PERCENT_BY_SOURCE = {"utkface": 5}  # ...faces keep the 5 % that validated model 1.x

@@ -1,13 +1,15 @@
 """Take the README's screenshots of the real app (run under Xvfb: scripts/screenshots.sh).
 
-    python scripts/screenshots.py PHOTO OUT_DIR
+    python scripts/screenshots.py PHOTO HINT_PHOTO OUT_DIR
 
-Opens PHOTO, waits for the colour preview, places a hint and gives it a colour, and grabs the screen in side-by-side
-and split mode, plus the batch dialog.
+Opens PHOTO and grabs the automatic colour (side by side and split); opens HINT_PHOTO and places one
+hint, then a second one, grabbing each; and the batch dialog. Hint positions and colours come from
+the environment (REHUE_HINTS="x,y,r,g,b;x,y,r,g,b") so the same script shows any photo.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,8 +29,16 @@ def grab(app: QApplication, path: Path) -> None:
     print("wrote", path)
 
 
+def wait_preview(w) -> None:
+    spin(200)
+    while w.last_result is None or w.scheduler.is_busy():
+        spin(100)
+    spin(900)
+
+
 def main() -> int:
-    photo, out = Path(sys.argv[1]), Path(sys.argv[2])
+    photo, hint_photo, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    hints = [tuple(float(v) for v in h.split(",")) for h in os.environ.get("REHUE_HINTS", "0.2,0.3,200,40,40;0.5,0.85,60,130,50").split(";")]
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     from desktop.main_window import MainWindow
@@ -39,19 +49,25 @@ def main() -> int:
     w.setGeometry(0, 0, 1400, 820)
     w.show()
     w.open_path(photo)
-    while w.last_result is None:
-        spin(100)
-    spin(1500)
+    wait_preview(w)
     grab(app, out / "main-window.png")
-    w._on_click(0.3, 0.35)  # a hint on the tree trunk, then a bark brown for it
-    spin(800)
-    w._recolor_selected((118, 92, 66))
-    spin(800)
-    grab(app, out / "hints.png")
     w.set_split(True)
     spin(1200)
     grab(app, out / "split-view.png")
     w.set_split(False)
+    spin(500)
+    w.open_path(hint_photo)
+    w.last_result = None
+    wait_preview(w)
+    grab(app, out / "hints-none.png")
+    for k, (x, y, r, g, b) in enumerate(hints, 1):
+        w._on_click(x, y)
+        wait_preview(w)
+        w._recolor_selected((int(r), int(g), int(b)))
+        wait_preview(w)
+        grab(app, out / ("hints-one.png" if k == 1 else "hints-two.png"))
+        if k == 2:
+            break
     w.open_batch([photo.parent])
     w.batch_dialog.move(300, 150)
     spin(500)
