@@ -10,7 +10,7 @@ ver=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' rehue/__init__.py)
 venv=packaging/build/venv
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$venv/bin/python" -m pip install -q --force-reinstall --no-deps . && "$venv/bin/python" -m pip install -q . "pyinstaller>=6.5"
+"$venv/bin/python" -m pip install -q --force-reinstall --no-deps . && "$venv/bin/python" -m pip install -q ".[cpu]" "pyinstaller>=6.5"
 "$venv/bin/pyinstaller" --noconfirm --clean --log-level WARN \
   --distpath packaging/dist --workpath packaging/build/work packaging/rehue.spec
 

@@ -34,7 +34,8 @@ def test_bundle_is_lean(bundle: Path):
     names = {p.name for p in internal.iterdir()}
     assert "torch" not in names and "onnx" not in names
     assert not any(n.startswith("PyQt5") or n.startswith("PySide2") for n in names)
-    assert (internal / "models" / "rehue-colorizer.onnx").exists()
+    assert (internal / "models" / "rehue-colorizer.encoder.onnx").exists()
+    assert (internal / "models" / "rehue-colorizer.decoder.onnx").exists()
 
 
 def test_bundle_colorizes_through_batch_entry(bundle: Path, tmp_path: Path):
