@@ -134,9 +134,10 @@ class Decoder(nn.Module):
         # A direct hint prior on the logits: where a cell holds a hint, favour the bins near its colour.
         self.hint_prior_gain = nn.Parameter(torch.tensor(1.0))
         self.register_buffer("ab_bins", torch.from_numpy(contract.AB_BINS / contract.AB_SCALE).float())
-        # The annealed mean's temperature: a decoding choice, not a weight (rehue-export can set it;
-        # it travels in the ONNX metadata so the engine re-decodes the same way).
+        # The annealed mean's temperature: a decoding choice, not a weight (rehue-export sets it
+        # and writes it into the ONNX metadata; see rehue.contract.ANNEAL_T).
         self.anneal_t = contract.ANNEAL_T
+        self.anneal_gain = 0.0
 
     def forward_logits(self, feats: tuple[torch.Tensor, ...], hint_ab: torch.Tensor, hint_mask: torch.Tensor) -> torch.Tensor:
         """Logits over the ab bins at 1/4 resolution: (N, Q, H/4, W/4)."""
@@ -171,8 +172,15 @@ class Decoder(nn.Module):
         z = logits.float()
         z = z - z.amax(1, keepdim=True)
         e = torch.exp(z)
-        probs = e / e.sum(1, keepdim=True)
-        ea = torch.exp(z * (1.0 / self.anneal_t))
+        total = e.sum(1, keepdim=True)
+        probs = e / total
+        if self.anneal_gain:
+            # Unsure cells (high entropy) anneal less: their mean is the muted, safe colour.
+            # log p = z - log Σe (no log of a zero probability).
+            entropy = (probs * (torch.log(total) - z)).sum(1, keepdim=True) / float(np.log(probs.shape[1]))
+            ea = torch.exp(z / (self.anneal_t + self.anneal_gain * entropy))
+        else:
+            ea = torch.exp(z * (1.0 / self.anneal_t))
         ab_low = F.conv2d(ea, self.ab_bins.t()[:, :, None, None]) / ea.sum(1, keepdim=True)  # (N, 2, H/4, W/4)
         ab = F.interpolate(ab_low, size=full_size, mode="bilinear", align_corners=False)
         return ab, probs

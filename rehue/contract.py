@@ -52,8 +52,10 @@ AB_SCALE = 110.0
 # [-110, 110], keeping only the cells that some sRGB colour falls into.
 AB_BIN_STEP = 10.0
 AB_BIN_RANGE = 110.0
-# The ``ab`` output is the annealed mean of ``ab_probs`` at this temperature (Zhang et al. 2016):
-# softmax(log p / T) · bins. The engine re-decodes ``ab_probs`` the same way after fusing hints.
+# The ``ab`` output is the annealed mean of ``ab_probs`` (Zhang et al. 2016): softmax(log p / T) · bins,
+# computed inside the decoder graph. T = ANNEAL_T + gain × (the cell's entropy / log Q): a confident
+# cell keeps its mode, an unsure one (flat or torn between colours) leans to the muted mean.
+# The model's metadata carries both numbers ("anneal_t", "anneal_gain").
 ANNEAL_T = 0.38
 
 # Metadata keys in the ONNX file's metadata_props. The value of METADATA_KEY is one JSON object.
@@ -66,7 +68,8 @@ METADATA_FIELDS = (
     "stride",  # int, must equal STRIDE
     "normalisation",  # {"l_center", "l_scale", "ab_scale"}
     "ab_bins",  # [[a, b], ...] the bin centres of ab_probs
-    "anneal_t",  # float, the temperature of the annealed mean that gives ab from ab_probs
+    "anneal_t",  # float, the temperature of the annealed mean that gives ab from ab_probs...
+    "anneal_gain",  # float, ...raised by this much for a cell whose distribution is flat (see ANNEAL_T)
     "part",  # "encoder" or "decoder"
     "inputs",  # list of input names of this part
     "outputs",  # list of output names of this part
@@ -146,16 +149,6 @@ def _in_gamut_ab_cells() -> np.ndarray:
 
 
 AB_BINS: np.ndarray = _in_gamut_ab_cells()  # (Q, 2) float32, Lab units
-
-
-def annealed_mean(log_probs: np.ndarray, bins: np.ndarray = AB_BINS, temperature: float = ANNEAL_T) -> np.ndarray:
-    """(Q, h, w) log-probabilities (any additive constant) -> (h, w, 2) float32 ab in Lab units."""
-    z = log_probs * np.float32(1.0 / temperature)  # the one full-size copy; the rest is in place
-    z -= z.max(axis=0, keepdims=True)
-    np.exp(z, out=z)
-    total = z.sum(axis=0)
-    mean = np.einsum("qc,qyx->cyx", bins.astype(np.float32), z) / total  # (2, h, w); einsum: no BLAS threads
-    return mean.transpose(1, 2, 0).astype(np.float32)
 
 
 def nearest_ab_bin(ab: np.ndarray, bins: np.ndarray = AB_BINS) -> np.ndarray:
@@ -277,6 +270,7 @@ def make_metadata(
         "normalisation": {"l_center": L_CENTER, "l_scale": L_SCALE, "ab_scale": AB_SCALE},
         "ab_bins": AB_BINS.tolist(),
         "anneal_t": ANNEAL_T,
+        "anneal_gain": 0.0,
         "part": part,
         "inputs": list(PARTS[part][0]),
         "outputs": list(PARTS[part][1]),

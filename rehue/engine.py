@@ -134,7 +134,6 @@ class Colorizer:
         self.model_path = enc_path.with_name(enc_path.name.removesuffix(".encoder.onnx") + ".onnx")
         self.working_size = int(self.metadata["working_size"])
         self.bins = np.asarray(self.metadata["ab_bins"], dtype=np.float32)
-        self.anneal_t = float(self.metadata["anneal_t"])
         self._check_shapes()
         log.info("model %s %s on %s", self.metadata["model_name"], self.metadata["model_version"], self.providers)
 

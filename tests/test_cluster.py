@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from helpers import gray_scene
-from rehue.batch import BatchOptions, plan_batch, run_batch
+from rehue.batch import plan_batch, run_batch
 
 ray = pytest.importorskip("ray")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
