@@ -225,7 +225,7 @@ class Colorizer:
         hinted = self._decode(prepared, *contract.encode_hints(hints, *prepared.l_work.shape))
         if not self.local_hints:
             return hinted
-        weights = hint_reach.reach_weights(prepared.l_work, hints)
+        weights = hint_reach.reach_weights(prepared.l_work, hints, prepared.features[0][0])
         ab = hint_reach.blend(auto.ab, hinted.ab, prepared.l_work, hints, weights)
         probs = hint_reach.blend_probs(auto.probs, hinted.probs, weights)
         return Chroma(np.ascontiguousarray(ab), probs, self.bins)

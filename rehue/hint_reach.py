@@ -5,11 +5,13 @@ hint on a roof could redden trees and sky of a similar gray elsewhere. A user pl
 one thing and expects everything else to stay as it was, so the engine keeps the network's answer
 only where each hint *reaches* and the automatic colours everywhere else:
 
-1. ``reach_weights``: for each hint, a weight in [0, 1] per pixel from a geodesic distance on the
-   photo's lightness: a step to a neighbouring cell costs its length plus ``EDGE_COST`` per unit of
-   lightness difference, so a strong edge is a wall and a disconnected region of the same gray is
-   far away; the weight falls off as a Gaussian of that distance with the hint's ``reach`` (a
-   fraction of the photo's long side, what the brush size sets).
+1. ``reach_weights``: for each hint, a weight in [0, 1] per pixel from a geodesic distance over
+   the photo's 4×4 cells: a step to a neighbouring cell costs its length plus how different the two
+   cells are — in the network's own encoder features at that scale (a learned prior of what belongs
+   together: the texture of a stone tower is one thing, the sky beside it another) and, for strong
+   edges, in lightness. A boundary is a wall and a disconnected region of the same gray is far away;
+   the weight falls off as a Gaussian of that distance with the hint's ``reach`` (a fraction of the
+   photo's long side, what the brush size sets).
 2. ``blend``: automatic chroma + weight × (hinted chroma − automatic chroma), then each hint's
    remaining difference from its own colour (measured over the hint's core) spread with its own
    weight, so the hinted object takes the hinted colour. Two hints on two objects each keep their
@@ -30,7 +32,9 @@ from rehue import contract
 from rehue.contract import Hint
 
 CELL = contract.PROBS_STRIDE
-EDGE_COST = 1.5  # cells of distance per unit of Lab L difference between neighbouring cells
+FEATURE_COST = 2.0  # cells of distance per median step of the encoder's stride-4 features
+EDGE_COST = 1.5  # cells of distance per unit of Lab L difference (no features), ...
+EDGE_FREE = 12.0  # ... or, with features, per unit beyond this much (texture is not an edge)
 MAX_SWEEPS = 400
 
 
@@ -42,7 +46,22 @@ def cell_lightness(l_work: np.ndarray, cell: int = CELL) -> np.ndarray:
     return padded.reshape(hc, cell, wc, cell).mean(axis=(1, 3)).astype(np.float32)
 
 
-def geodesic_distance(l_cells: np.ndarray, seeds: Sequence[tuple[int, int]], limit: float) -> np.ndarray:
+def step_costs(l_cells: np.ndarray, features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cost of a step between horizontal (hc, wc-1) and vertical (hc-1, wc) neighbour cells."""
+    dl_x, dl_y = np.abs(np.diff(l_cells, axis=1)), np.abs(np.diff(l_cells, axis=0))
+    if features is None:
+        return 1.0 + EDGE_COST * dl_x, 1.0 + EDGE_COST * dl_y
+    f = features[:, : l_cells.shape[0], : l_cells.shape[1]]
+    df_x = np.sqrt((np.diff(f, axis=2) ** 2).sum(0))
+    df_y = np.sqrt((np.diff(f, axis=1) ** 2).sum(0))
+    scale = float(np.median(np.concatenate([df_x.ravel(), df_y.ravel()]))) + 1e-6
+    step_x = 1.0 + FEATURE_COST * df_x / scale + EDGE_COST * np.maximum(dl_x - EDGE_FREE, 0)
+    step_y = 1.0 + FEATURE_COST * df_y / scale + EDGE_COST * np.maximum(dl_y - EDGE_FREE, 0)
+    return step_x.astype(np.float32), step_y.astype(np.float32)
+
+
+def geodesic_distance(l_cells: np.ndarray, seeds: Sequence[tuple[int, int]], limit: float,
+                      features: np.ndarray | None = None) -> np.ndarray:
     """Edge-aware distance (in cells) from each seed (row, col) to every cell, (K, hc, wc) float32.
 
     Relaxed by repeated sweeps over the four neighbour directions (vectorised over all cells and
@@ -52,8 +71,7 @@ def geodesic_distance(l_cells: np.ndarray, seeds: Sequence[tuple[int, int]], lim
     dist = np.full((k, hc, wc), np.inf, np.float32)
     for i, (r, c) in enumerate(seeds):
         dist[i, r, c] = 0.0
-    step_x = 1.0 + EDGE_COST * np.abs(np.diff(l_cells, axis=1))  # (hc, wc-1): cost between horizontal neighbours
-    step_y = 1.0 + EDGE_COST * np.abs(np.diff(l_cells, axis=0))  # (hc-1, wc)
+    step_x, step_y = step_costs(l_cells, features)
     for _ in range(MAX_SWEEPS):
         before = dist.copy()
         np.minimum(dist[:, :, 1:], dist[:, :, :-1] + step_x, out=dist[:, :, 1:])
@@ -66,8 +84,11 @@ def geodesic_distance(l_cells: np.ndarray, seeds: Sequence[tuple[int, int]], lim
     return dist
 
 
-def reach_weights(l_work: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
-    """Per hint, how strongly it acts on each pixel of the working image: (K, h, w) float32 in [0, 1]."""
+def reach_weights(l_work: np.ndarray, hints: Sequence[Hint], features: np.ndarray | None = None) -> np.ndarray:
+    """Per hint, how strongly it acts on each pixel of the working image: (K, h, w) float32 in [0, 1].
+
+    ``features``: the encoder's stride-4 output for this photo, (C, ≥hc, ≥wc); without it the
+    cells' lightness alone decides where a hint stops."""
     h, w = l_work.shape
     if not hints:
         return np.zeros((0, h, w), np.float32)
@@ -75,7 +96,7 @@ def reach_weights(l_work: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
     hc, wc = l_cells.shape
     seeds = [(int(np.clip(hint.y * hc, 0, hc - 1)), int(np.clip(hint.x * wc, 0, wc - 1))) for hint in hints]
     reach_cells = np.array([max(0.5, hint.reach * max(hc, wc)) for hint in hints], np.float32)
-    dist = geodesic_distance(l_cells, seeds, limit=float(3 * reach_cells.max()))
+    dist = geodesic_distance(l_cells, seeds, limit=float(3 * reach_cells.max()), features=features)
     weights_cells = np.exp(-0.5 * (dist / reach_cells[:, None, None]) ** 2)
     # Bilinear up to pixels with half-cell centres (as the network's own chroma is upsampled).
     out = np.empty((len(hints), h, w), np.float32)

@@ -57,8 +57,10 @@ def test_two_hints_on_two_objects_each_keep_their_own(colorizer: Colorizer):
     out = colorizer.render(g, colorizer.predict(prepared, [red, blue]))
     lab = contract.rgb_to_lab(out)
     left, right = disc_mask(h, w, w // 4), disc_mask(h, w, 3 * w // 4)
-    assert lab[left][:, 1].mean() > 25 and lab[left][:, 2].mean() > 15  # red-orange
-    assert lab[right][:, 2].mean() < -25  # blue
+    for region, own, other in ((left, red, blue), (right, blue, red)):
+        ab = lab[region][:, 1:].mean(0)
+        assert np.hypot(*ab) > 15  # clearly coloured
+        assert np.linalg.norm(ab - (own.a, own.b)) < 0.5 * np.linalg.norm(ab - (other.a, other.b))
 
 
 def test_a_hint_at_the_predicted_colour_changes_almost_nothing(colorizer: Colorizer):
