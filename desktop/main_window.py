@@ -398,12 +398,13 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 return
         w, h = self.session.photo.size
-        progress = QProgressDialog(f"Saving {path.name} at full resolution ({w * h / 1e6:.0f} MP)…", "", 0, 0, self)
+        progress = QProgressDialog(f"Saving {path.name} at full resolution ({w * h / 1e6:.0f} MP)…", "", 0, 100, self)
         progress.setCancelButton(None)
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(0)  # a 50 MP save takes seconds: show at once
-        progress.show()
-        job = workers.Job(self.session.save, path, photo_io.format_for(path), self.hints.hints(), self.panel.strength_value())
+        progress.setValue(0)
+        job = workers.SaveJob(self.session, path, photo_io.format_for(path), self.hints.hints(), self.panel.strength_value())
+        job.signals.progress.connect(lambda f: progress.setValue(int(100 * f)))
         job.signals.result.connect(self._on_saved)
         job.signals.errored.connect(lambda exc: self._error(exc, title="Could not save"))
         job.signals.finished.connect(progress.close)

@@ -136,6 +136,16 @@ class PreviewScheduler(QObject):
         self.pool.waitForDone(ms)
 
 
+class SaveJob(Job):
+    """``PhotoSession.save`` with its progress (0..1) on ``signals.progress``."""
+
+    def __init__(self, session: PhotoSession, dst, fmt: str, hints, strength: float) -> None:
+        super().__init__(self._run, session, dst, fmt, hints, strength)
+
+    def _run(self, session: PhotoSession, dst, fmt: str, hints, strength: float):
+        return session.save(dst, fmt, hints, strength, progress=self.signals.progress.emit)
+
+
 class BatchJob(Job):
     """``run_batch`` with a cancel flag the dialog can set."""
 

@@ -264,10 +264,10 @@ class Colorizer:
         return float(lw[max(0, r - 1):r + 2, max(0, c - 1):c + 2].mean())
 
     def render(self, pixels: np.ndarray, chroma: Chroma, strength: float = 1.0, *, in_place: bool = False,
-               should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+               should_stop: Callable[[], bool] | None = None, progress: Callable[[float], None] | None = None) -> np.ndarray:
         """Full-resolution colour photo (H, W, 3), same dtype as ``pixels``."""
         out = pixels if in_place and pixels.ndim == 3 else None
-        return recombine.recombine(pixels, chroma.ab, strength, out, should_stop=should_stop)
+        return recombine.recombine(pixels, chroma.ab, strength, out, should_stop=should_stop, progress=progress)
 
     def colorize(self, pixels: np.ndarray, hints: Iterable[Hint] = (), strength: float = 1.0) -> np.ndarray:
         """Colour version of a photo at its own resolution: (H, W[, 3]) -> (H, W, 3), same dtype."""

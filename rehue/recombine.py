@@ -9,6 +9,7 @@ to a few rows, whatever the photo's size, and the result is written into the cal
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -127,13 +128,15 @@ def recombine(
     *,
     threads: int = 2,
     should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Colour photo from its own L and the working-resolution chroma.
 
     ``pixels``: (H, W) or (H, W, 3), uint8 or uint16. ``ab_work``: (h, w, 2) float32 Lab units.
     Returns (H, W, 3) of the input's dtype. ``out`` may be a preallocated (H, W, 3) array of that
     dtype; for RGB input it may be ``pixels`` itself (in place: each strip is read before it is
-    overwritten), which keeps a 50-megapixel scan within one copy of memory.
+    overwritten), which keeps a 50-megapixel scan within one copy of memory. ``progress`` gets
+    the fraction of rows done after each strip (a 50 MP save takes seconds).
     """
     H, W = pixels.shape[:2]
     dtype = pixels.dtype
@@ -141,6 +144,10 @@ def recombine(
         out = np.empty((H, W, 3), dtype=dtype)
     peak = 255.0 if dtype == np.uint8 else 65535.0
     ab_work = np.ascontiguousarray(ab_work, dtype=np.float32)
+
+    n_strips = -(-H // STRIP_ROWS)
+    finished = [0]
+    lock = threading.Lock()
 
     def strip(y0: int) -> None:
         if should_stop is not None and should_stop():
@@ -156,6 +163,11 @@ def recombine(
         b *= scale
         rgb = contract.lab_to_rgb(cv2.merge([l_ch, a, b]))  # (rows, W, 3) float32 in [0, 1]
         out[y0:y1] = cv2.convertScaleAbs(rgb, alpha=peak) if dtype == np.uint8 else (rgb * np.float32(peak) + np.float32(0.5)).astype(dtype)
+        if progress is not None:
+            with lock:
+                finished[0] += 1
+                done = finished[0]
+            progress(done / n_strips)
 
     starts = range(0, H, STRIP_ROWS)
     if threads > 1 and H > STRIP_ROWS:

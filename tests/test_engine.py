@@ -248,3 +248,18 @@ def test_model_with_right_names_but_wrong_shapes_is_refused(tmp_path: Path):
     onnx.save(proto, str(dec))
     with pytest.raises(EngineError, match="not a Rehue model"):
         Colorizer(enc)
+
+
+def test_full_resolution_save_reports_progress(colorizer: Colorizer, tmp_path: Path):
+    """A large save reports its progress strip by strip, ending at 1.0 once the file is written."""
+    import cv2
+
+    from rehue.session import PhotoSession
+
+    src = tmp_path / "big.png"
+    cv2.imwrite(str(src), gray_scene(1500, 1200))
+    seen: list[float] = []
+    PhotoSession.open(src, colorizer).save(tmp_path / "out.jpg", "jpeg", (), 1.0, progress=seen.append)
+    assert len(seen) >= 5 and seen[-1] == 1.0
+    assert all(0 < f <= 1 for f in seen) and max(seen[:-1]) <= 0.8 + 1e-9
+    assert (tmp_path / "out.jpg").stat().st_size > 0
