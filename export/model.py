@@ -137,7 +137,7 @@ class Decoder(nn.Module):
         # The annealed mean's temperature: a decoding choice, not a weight (rehue-export sets it
         # and writes it into the ONNX metadata; see rehue.contract.ANNEAL_T).
         self.anneal_t = contract.ANNEAL_T
-        self.anneal_gain = 0.0
+        self.mute_gain = 0.0
 
     def forward_logits(self, feats: tuple[torch.Tensor, ...], hint_ab: torch.Tensor, hint_mask: torch.Tensor) -> torch.Tensor:
         """Logits over the ab bins at 1/4 resolution: (N, Q, H/4, W/4)."""
@@ -164,7 +164,7 @@ class Decoder(nn.Module):
         return -flag * d2 / (2 * sigma * sigma)
 
     def decode(self, logits: torch.Tensor, full_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits -> (ab at full size, probabilities at 1/4 size).
+        """Logits -> (ab at full size, probabilities at 1/4 size); see rehue.contract.ANNEAL_T.
 
         Both softmaxes share one max and are written out (onnxruntime's Softmax over the channel
         axis of NCHW transposes twice: 22 ms of a 41 ms decoder at 320 px); the annealed mean is
@@ -174,14 +174,13 @@ class Decoder(nn.Module):
         e = torch.exp(z)
         total = e.sum(1, keepdim=True)
         probs = e / total
-        if self.anneal_gain:
-            # Unsure cells (high entropy) anneal less: their mean is the muted, safe colour.
-            # log p = z - log Σe (no log of a zero probability).
-            entropy = (probs * (torch.log(total) - z)).sum(1, keepdim=True) / float(np.log(probs.shape[1]))
-            ea = torch.exp(z / (self.anneal_t + self.anneal_gain * entropy))
-        else:
-            ea = torch.exp(z * (1.0 / self.anneal_t))
+        ea = torch.exp(z * (1.0 / self.anneal_t))
         ab_low = F.conv2d(ea, self.ab_bins.t()[:, :, None, None]) / ea.sum(1, keepdim=True)  # (N, 2, H/4, W/4)
+        if self.mute_gain:
+            # Unsure cells (high entropy) are muted towards gray (rehue.contract.ANNEAL_T).
+            # log p = z - log Σe: no log of a zero probability.
+            entropy = (probs * (torch.log(total) - z)).sum(1, keepdim=True) / float(np.log(probs.shape[1]))
+            ab_low = ab_low * (1.0 - self.mute_gain * (entropy - contract.MUTE_FROM).clamp(min=0.0)).clamp(0.0, 1.0)
         ab = F.interpolate(ab_low, size=full_size, mode="bilinear", align_corners=False)
         return ab, probs
 

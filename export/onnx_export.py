@@ -125,14 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--working-size", type=int, default=320)
     p.add_argument("--weights", choices=("ema", "live"), default="ema", help="the moving average (default) or the last weights")
     p.add_argument("--anneal-t", type=float, default=contract.ANNEAL_T, help="temperature of the annealed mean")
-    p.add_argument("--anneal-gain", type=float, default=0.0, help="added to the temperature of a cell in proportion to its entropy")
+    p.add_argument("--mute-gain", type=float, default=0.0, help="how strongly unsure cells are muted (rehue.contract.ANNEAL_T)")
     p.add_argument("--metrics", type=Path, default=None, help="JSON of validation numbers to embed")
     p.add_argument("--training-data", nargs="*", default=[], help="shard names that trained it")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     model, ckpt = load_checkpoint(args.checkpoint, weights=args.weights)
     model.decoder.anneal_t = args.anneal_t
-    model.decoder.anneal_gain = args.anneal_gain
+    model.decoder.mute_gain = args.mute_gain
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
     metrics.setdefault("training_steps", int(ckpt.get("step", 0)))
     meta = contract.make_metadata(
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         training_data=args.training_data, metrics=metrics, created=_dt.date.today().isoformat(),
     )
     meta["anneal_t"] = args.anneal_t
-    meta["anneal_gain"] = args.anneal_gain
+    meta["mute_gain"] = args.mute_gain
     args.out.parent.mkdir(parents=True, exist_ok=True)
     files = export_onnx(model, args.out, meta)
     worst = parity(model, args.out)

@@ -53,10 +53,12 @@ AB_SCALE = 110.0
 AB_BIN_STEP = 10.0
 AB_BIN_RANGE = 110.0
 # The ``ab`` output is the annealed mean of ``ab_probs`` (Zhang et al. 2016): softmax(log p / T) · bins,
-# computed inside the decoder graph. T = ANNEAL_T + gain × (the cell's entropy / log Q): a confident
-# cell keeps its mode, an unsure one (flat or torn between colours) leans to the muted mean.
-# The model's metadata carries both numbers ("anneal_t", "anneal_gain").
+# computed inside the decoder graph, then muted where the model is unsure: multiplied by
+# clip(1 - gain × (H - MUTE_FROM), 0, 1), H the cell's entropy / log Q. A cell torn between red and
+# blue would otherwise get their mean, purple; muting gives it the photo's gray instead.
+# The model's metadata carries both numbers ("anneal_t", "mute_gain").
 ANNEAL_T = 0.38
+MUTE_FROM = 0.35
 
 # Metadata keys in the ONNX file's metadata_props. The value of METADATA_KEY is one JSON object.
 METADATA_KEY = "rehue"
@@ -69,7 +71,7 @@ METADATA_FIELDS = (
     "normalisation",  # {"l_center", "l_scale", "ab_scale"}
     "ab_bins",  # [[a, b], ...] the bin centres of ab_probs
     "anneal_t",  # float, the temperature of the annealed mean that gives ab from ab_probs...
-    "anneal_gain",  # float, ...raised by this much for a cell whose distribution is flat (see ANNEAL_T)
+    "mute_gain",  # float, how strongly an unsure cell's chroma is muted (see ANNEAL_T)
     "part",  # "encoder" or "decoder"
     "inputs",  # list of input names of this part
     "outputs",  # list of output names of this part
@@ -270,7 +272,7 @@ def make_metadata(
         "normalisation": {"l_center": L_CENTER, "l_scale": L_SCALE, "ab_scale": AB_SCALE},
         "ab_bins": AB_BINS.tolist(),
         "anneal_t": ANNEAL_T,
-        "anneal_gain": 0.0,
+        "mute_gain": 0.0,
         "part": part,
         "inputs": list(PARTS[part][0]),
         "outputs": list(PARTS[part][1]),

@@ -66,15 +66,15 @@ def test_torch_and_onnxruntime_agree(exported):
     assert parity(model, path, sizes=((96, 128), (64, 224))) < 1e-3
 
 
-def test_entropy_annealing_exports_and_mutes_unsure_cells(tmp_path):
-    """With anneal_gain an unsure cell (flat distribution) decodes to a more muted colour, and the
+def test_unsure_cells_are_muted_and_the_graph_agrees(tmp_path):
+    """With mute_gain an unsure cell (flat distribution) decodes to a more muted colour, and the
     graph computes exactly what torch does."""
     model = seeded_model(1)
     logits = torch.zeros(1, len(contract.AB_BINS), 2, 2)
     logits[0, 10, 0, 0] = 8.0  # confident cell
     logits[0, :, 1, 1] = torch.linspace(0, 1.5, len(contract.AB_BINS))  # an unsure, slightly tilted one
     plain, _ = model.decoder.decode(logits, (2, 2))
-    model.decoder.anneal_gain = 0.6
+    model.decoder.mute_gain = 1.5
     muted, _ = model.decoder.decode(logits, (2, 2))
     assert torch.allclose(plain[0, :, 0, 0], muted[0, :, 0, 0], atol=1e-3)  # confident: unchanged
     assert muted[0, :, 1, 1].norm() < plain[0, :, 1, 1].norm()  # unsure: less vivid
