@@ -100,33 +100,22 @@ def create_actions(w: MainWindow) -> Actions:
 def install(w: MainWindow, a: Actions) -> None:
     """Menus and toolbar of the window."""
     mb = w.menuBar()
-    m = mb.addMenu("&File")
-    m.addAction(a.open)
-    a.recent_menu = m.addMenu("Open &Recent")
-    m.addSeparator()
-    for x in (a.save, a.save_as, a.compare):
-        m.addAction(x)
-    m.addSeparator()
-    m.addAction(a.batch)
-    m.addSeparator()
-    m.addAction(a.quit)
-    m = mb.addMenu("&Edit")
-    for x in (a.undo, a.redo):
-        m.addAction(x)
-    m.addSeparator()
-    for x in (a.delete, a.clear):
-        m.addAction(x)
-    m.addSeparator()
-    m.addAction(a.settings)
-    m = mb.addMenu("&View")
-    for x in (a.side, a.split):
-        m.addAction(x)
-    m.addSeparator()
-    for x in (a.fit, a.actual, a.zoom_in, a.zoom_out):
-        m.addAction(x)
-    m = mb.addMenu("&Help")
-    m.addAction(a.about)
-    m.addAction(a.log)
+    recent = "recent"  # where File ▸ Open Recent goes
+    layout: list[tuple[str, list]] = [
+        ("&File", [a.open, recent, None, a.save, a.save_as, a.compare, None, a.batch, None, a.quit]),
+        ("&Edit", [a.undo, a.redo, None, a.delete, a.clear, None, a.settings]),
+        ("&View", [a.side, a.split, None, a.fit, a.actual, a.zoom_in, a.zoom_out]),
+        ("&Help", [a.about, a.log]),
+    ]
+    for title, entries in layout:
+        m = mb.addMenu(title)
+        for entry in entries:
+            if entry is None:
+                m.addSeparator()
+            elif entry == recent:
+                a.recent_menu = m.addMenu("Open &Recent")
+            else:
+                m.addAction(entry)
     style = w.style()
     SP = QStyle.StandardPixmap
     for x, pix in ((a.open, SP.SP_DialogOpenButton), (a.save, SP.SP_DialogSaveButton), (a.batch, SP.SP_DirIcon),

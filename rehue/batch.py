@@ -363,8 +363,18 @@ def start_result(plan: BatchPlan) -> BatchResult:
     return result
 
 
-def record(result: BatchResult, item: BatchItem, status: str, reason: str) -> None:
-    """Add one photo's outcome to ``result``."""
+def record(result: BatchResult, item: BatchItem, status: str, reason: str, *, done: int = 0, total: int = 0,
+           t0: float = 0.0, failure: Callable[[Path, str], None] | None = None,
+           progress: Callable[[BatchProgress], None] | None = None) -> None:
+    """Add one photo's outcome to ``result`` and tell the callers (a failure line, the progress)."""
+    _add(result, item, status, reason)
+    if status == "failed" and failure:
+        failure(item.src, reason)
+    if progress:
+        progress(BatchProgress(done, total, item.src, time.perf_counter() - t0, len(result.failed)))
+
+
+def _add(result: BatchResult, item: BatchItem, status: str, reason: str) -> None:
     result.rows.append((str(item.src), str(item.dst) if status == "written" else "", status, reason))
     if status == "written":
         result.written.append(item.dst)
@@ -408,11 +418,7 @@ def run_batch(
             status, reason = colorize_item(colorizer, item, options, photo)
         with lock:
             done += 1
-            record(result, item, status, reason)
-            if status == "failed" and failure:
-                failure(item.src, reason)
-            if progress:
-                progress(BatchProgress(done, total, item.src, time.perf_counter() - t0, len(result.failed)))
+            record(result, item, status, reason, done=done, total=total, t0=t0, failure=failure, progress=progress)
 
     if plan.items:
         assert plan.out_dir is not None

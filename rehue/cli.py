@@ -75,7 +75,7 @@ class _Bar:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(console_level=logging.WARNING)
-    from rehue.batch import BatchBusy, BatchOptions, plan_batch, run_batch
+    from rehue.batch import BatchOptions, plan_batch, run_batch
     from rehue.engine import Colorizer, EngineError
 
     options = BatchOptions(strength=args.strength, fmt=args.format, overwrite=args.overwrite, jobs=args.jobs,
@@ -108,6 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     if colorizer.fallback_reason and args.provider != "cpu":
         print(f"running on the CPU: {colorizer.fallback_reason}", file=sys.stderr)
 
+    return _drive(args, "the photo in progress",
+                  lambda progress, cancel, failure: run_batch(plan, colorizer, options, progress=progress, cancel=cancel, failure=failure),
+                  colorizer.fallback_reason if args.provider != "cpu" else None)
+
+
+def _drive(args: argparse.Namespace, unit: str, run, fallback: str | None = None) -> int:
+    """Signals, progress bar, one line per failure, summary, report and exit code around ``run``
+    (one machine or Ray): 0 all done, 1 some photos failed, 2 could not start, 130 stopped."""
+    from rehue.batch import BatchBusy
+    from rehue.cluster import ClusterError
+
     cancel = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -115,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             raise KeyboardInterrupt
         cancel.set()
         if signum == signal.SIGINT:
-            print("\nstopping after the photo in progress (Ctrl-C again to quit now)", file=sys.stderr)
+            print(f"\nstopping after {unit} (Ctrl-C again to quit now)", file=sys.stderr)
         else:
-            print(f"\n{signal.Signals(signum).name}: stopping after the photo in progress", file=sys.stderr)
+            print(f"\n{signal.Signals(signum).name}: stopping after {unit}", file=sys.stderr)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -129,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"failed: {reason}", file=sys.stderr)
 
     try:
-        result = run_batch(plan, colorizer, options, progress=bar.update, cancel=cancel, failure=on_failure)
-    except BatchBusy as exc:
+        result = run(bar.update, cancel, on_failure)
+    except (BatchBusy, ClusterError) as exc:
         bar.close()
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -140,10 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     bar.close()
     print(result.summary(), file=sys.stderr)
+    if fallback:
+        print(f"(ran on the CPU: {fallback})", file=sys.stderr)
     if args.report:
         print(f"report: {result.write_report(args.report)}", file=sys.stderr)
-    if colorizer.fallback_reason and args.provider != "cpu":
-        print(f"(ran on the CPU: {colorizer.fallback_reason})", file=sys.stderr)
     if result.cancelled:
         return 130
     return 1 if result.failed else 0
@@ -151,48 +162,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_on_ray(args: argparse.Namespace, plan, options) -> int:
     """The same batch through rehue.cluster: progress and ETA on the driver, one line per problem."""
-    from rehue.batch import BatchBusy
-    from rehue.cluster import ClusterError, run_batch_on_ray
+    from rehue.cluster import run_batch_on_ray
 
     address = None if args.ray == "local" else args.ray
     print(f"rehue {__version__}: {len(plan.items)} photo(s) to colorize, {len(plan.skipped_existing)} already done; "
           f"on Ray ({address or 'local instance'})", file=sys.stderr)
-    cancel = threading.Event()
-
-    def on_signal(signum, frame) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        print("\nstopping after the chunks in progress (Ctrl-C again to quit now)", file=sys.stderr)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    bar = _Bar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
-
-    def on_failure(path: Path, reason: str) -> None:
-        if bar.enabled:
-            sys.stderr.write("\r\x1b[K")
-        print(f"failed: {reason}", file=sys.stderr)
-
-    try:
-        result = run_batch_on_ray(plan, options, address=address, workers=args.ray_workers, model=args.model,
-                                  provider=args.provider, gpus_per_worker=args.ray_gpus, progress=bar.update,
-                                  cancel=cancel, failure=on_failure)
-    except (ClusterError, BatchBusy) as exc:
-        bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        bar.close()
-        print("stopped at once; photos already finished are kept, a re-run resumes", file=sys.stderr)
-        return 130
-    bar.close()
-    print(result.summary(), file=sys.stderr)
-    if args.report:
-        print(f"report: {result.write_report(args.report)}", file=sys.stderr)
-    if result.cancelled:
-        return 130
-    return 1 if result.failed else 0
+    return _drive(args, "the chunks in progress", lambda progress, cancel, failure: run_batch_on_ray(
+        plan, options, address=address, workers=args.ray_workers, model=args.model, provider=args.provider,
+        gpus_per_worker=args.ray_gpus, progress=progress, cancel=cancel, failure=failure))
 
 
 if __name__ == "__main__":

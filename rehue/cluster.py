@@ -152,12 +152,7 @@ def _drive(ray: Any, plan: BatchPlan, options: BatchOptions, result: BatchResult
                 submit(fresh)
                 continue
             for src, _dst, status, reason in outcomes:
-                item = by_src[src]
                 done += 1
-                record(result, item, status, reason)
-                if status == "failed" and failure:
-                    failure(item.src, reason)
-                if progress:
-                    progress(BatchProgress(done, total, item.src, time.perf_counter() - t0, len(result.failed)))
+                record(result, by_src[src], status, reason, done=done, total=total, t0=t0, failure=failure, progress=progress)
             submit(actor)
     result.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
