@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     ckpts = [torch.load(c, map_location="cpu", weights_only=False) for c in args.checkpoints]
     try:
-        state = average_state_dicts([c["model"] for c in ckpts], args.weights)
+        # The weights' moving average where a checkpoint has one (what rehue-export ships).
+        state = average_state_dicts([c.get("ema", c["model"]) for c in ckpts], args.weights)
     except ValueError as exc:
         print(f"rehue-average: {exc}", file=sys.stderr)
         return 2

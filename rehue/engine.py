@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from rehue import contract, hint_reach, photo_io, providers, recombine
@@ -85,6 +86,7 @@ class Colorizer:
     def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str | None = "auto",
                  threads: int | None = None, local_hints: bool = True) -> None:
         self.local_hints = local_hints  # keep each hint to where it reaches (rehue.hint_reach)
+        self.fuse_hints = True  # fold each hint into the distributions it reaches (rehue.hint_reach.fuse)
         try:
             self._ort = ort = providers.load_runtime()
         except providers.RuntimeMissing as exc:
@@ -225,8 +227,17 @@ class Colorizer:
         hinted = self._decode(prepared, *contract.encode_hints(hints, *prepared.l_work.shape))
         if not self.local_hints:
             return hinted
-        weights = hint_reach.reach_weights(prepared.l_work, hints, prepared.features[0][0])
-        ab = hint_reach.blend(auto.ab, hinted.ab, prepared.l_work, hints, weights)
+        h, w = prepared.l_work.shape
+        cells = hint_reach.cell_weights(prepared.l_work, hints, prepared.features[0][0])
+        weights = hint_reach.to_pixels(cells, h, w)
+        if self.fuse_hints:
+            fused = hint_reach.fuse(hinted.probs, cells, hints, self.bins, float(self.metadata["anneal_t"]),
+                                    float(self.metadata["mute_gain"]))
+            hc, wc = fused.shape[:2]
+            hinted_ab = cv2.resize(fused, (wc * contract.PROBS_STRIDE, hc * contract.PROBS_STRIDE), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        else:
+            hinted_ab = hinted.ab
+        ab = hint_reach.blend(auto.ab, hinted_ab, prepared.l_work, hints, weights)
         probs = hint_reach.blend_probs(auto.probs, hinted.probs, weights)
         return Chroma(np.ascontiguousarray(ab), probs, self.bins)
 

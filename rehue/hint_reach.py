@@ -32,7 +32,9 @@ from rehue import contract
 from rehue.contract import Hint
 
 CELL = contract.PROBS_STRIDE
-FEATURE_COST = 2.0  # cells of distance per median step of the encoder's stride-4 features
+FUSE_STRENGTH = 6.0  # a hint with full weight adds -STRENGTH × d² / (2 SIGMA²) to a bin's log-probability...
+FUSE_SIGMA_AB = 15.0  # ... d the bin's distance to the hint colour, Lab units
+FEATURE_COST = 1.0  # cells of distance per median step of the encoder's stride-4 features
 EDGE_COST = 1.5  # cells of distance per unit of Lab L difference (no features), ...
 EDGE_FREE = 12.0  # ... or, with features, per unit beyond this much (texture is not an edge)
 MAX_SWEEPS = 400
@@ -82,6 +84,57 @@ def geodesic_distance(l_cells: np.ndarray, seeds: Sequence[tuple[int, int]], lim
         if not changed.any() or not (dist[changed] < limit).any():
             break
     return dist
+
+
+def cell_weights(l_work: np.ndarray, hints: Sequence[Hint], features: np.ndarray | None = None) -> np.ndarray:
+    """Per hint, how strongly it acts on each 4×4 cell: (K, hc, wc) float32 in [0, 1]."""
+    l_cells = cell_lightness(l_work)
+    hc, wc = l_cells.shape
+    if not hints:
+        return np.zeros((0, hc, wc), np.float32)
+    seeds = [(int(np.clip(hint.y * hc, 0, hc - 1)), int(np.clip(hint.x * wc, 0, wc - 1))) for hint in hints]
+    reach_cells = np.array([max(0.5, hint.reach * max(hc, wc)) for hint in hints], np.float32)
+    dist = geodesic_distance(l_cells, seeds, limit=float(3 * reach_cells.max()), features=features)
+    return np.exp(-0.5 * (dist / reach_cells[:, None, None]) ** 2).astype(np.float32)
+
+
+def to_pixels(weights_cells: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Cell weights (K, hc, wc) bilinearly up to the working image (K, h, w), half-cell centres as
+    the network's own chroma is upsampled."""
+    k, hc, wc = weights_cells.shape
+    out = np.empty((k, h, w), np.float32)
+    for i in range(k):
+        out[i] = cv2.resize(weights_cells[i], (wc * CELL, hc * CELL), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    return out
+
+
+def fuse(probs: np.ndarray, weights_cells: np.ndarray, hints: Sequence[Hint], bins: np.ndarray,
+         temperature: float, mute_gain: float = 0.0) -> np.ndarray:
+    """The network's distributions with each hint folded in where it reaches, decoded as the graph
+    decodes (annealed mean, muted where unsure): (hc, wc, 2) Lab units.
+
+    A hint is a soft observation of the colour of the cells it reaches: it multiplies their
+    distribution by a Gaussian around its colour, so a cell torn between a red and a blue shirt
+    takes the hinted mode (and keeps its own shading) instead of a flat shift of colour."""
+    q, hc, wc = probs.shape
+    b = bins.astype(np.float32)
+    colours = np.array([[h.a, h.b] for h in hints], np.float32)  # (K, 2)
+    wts = weights_cells[:, :hc, :wc] * np.float32(FUSE_STRENGTH / (2 * FUSE_SIGMA_AB**2))
+    # sum_k w_k |bin - c_k|² = |bin|² W - 2 bin · sum_k w_k c_k (+ a per-cell constant)
+    total = wts.sum(axis=0)  # (hc, wc)
+    pull = np.einsum("kyx,kc->cyx", wts, colours)  # (2, hc, wc)
+    log_post = np.log(np.maximum(probs, 1e-8))
+    log_post -= (b**2).sum(1)[:, None, None] * total[None]
+    log_post += 2 * np.einsum("qc,cyx->qyx", b, pull)
+    z = log_post - log_post.max(axis=0, keepdims=True)
+    ea = np.exp(z / np.float32(temperature))
+    ab = np.einsum("qc,qyx->yxc", b, ea) / ea.sum(axis=0)[..., None]
+    if mute_gain:
+        p = np.exp(z)
+        p /= p.sum(axis=0, keepdims=True)
+        entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=0) / np.float32(np.log(q))
+        ab *= np.clip(1.0 - mute_gain * np.maximum(entropy - contract.MUTE_FROM, 0.0), 0.0, 1.0)[..., None]
+    return ab.astype(np.float32)
 
 
 def reach_weights(l_work: np.ndarray, hints: Sequence[Hint], features: np.ndarray | None = None) -> np.ndarray:

@@ -273,14 +273,14 @@ def test_photos_already_in_colour_are_left_alone_unless_asked(tmp_path, colorize
 
 def test_cli_second_ctrl_c_and_sigterm_stop_cleanly(tmp_path):
     scans = tmp_path / "scans"
-    make_tree(scans, 6, size=(1200, 1600))
-    out = tmp_path / "out"
+    make_tree(scans, 16, size=(2400, 3200))
     for sig, expect in ((signal.SIGTERM, "SIGTERM: stopping"), (signal.SIGINT, "Ctrl-C again")):
-        proc = subprocess.Popen(CLI + [str(scans), "-o", str(out), "--overwrite"], stderr=subprocess.PIPE, text=True)
+        out = tmp_path / f"out-{sig.name}"  # a fresh folder: its lock file appears once the batch runs
+        proc = subprocess.Popen(CLI + [str(scans), "-o", str(out)], stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 60
         while time.time() < deadline and not out.joinpath(LOCK).exists():
-            time.sleep(0.05)
-        time.sleep(0.5)
+            time.sleep(0.02)
+        time.sleep(0.2)
         proc.send_signal(sig)
         if sig == signal.SIGINT:
             time.sleep(0.1)

@@ -151,3 +151,21 @@ def test_batch_applies_hints_saved_beside_a_photo(colorizer: Colorizer, tmp_path
     left = disc_mask(240, 320, 80)
     assert lab_a[left][:, 2].mean() < lab_b[left][:, 2].mean() - 15  # the hinted disc is bluer
     assert not list((tmp_path / "out").rglob("*.rehue.json"))  # sidecars are inputs, not outputs
+
+
+def test_fusion_picks_the_hinted_mode_where_the_hint_reaches():
+    """Cells torn between a red and a blue bin take the hinted blue where the hint reaches (their
+    distribution is reweighted, not shifted), and stay as they were where it does not."""
+    bins = contract.AB_BINS
+    red, blue = contract.nearest_ab_bin(np.array([60.0, 40.0])), contract.nearest_ab_bin(np.array([10.0, -50.0]))
+    probs = np.full((len(bins), 8, 8), 1e-4, np.float32)
+    probs[red] = probs[blue] = 0.5
+    probs /= probs.sum(0, keepdims=True)
+    weights = np.zeros((1, 8, 8), np.float32)
+    weights[0, :, :4] = 1.0  # the hint reaches the left half only
+    hint = Hint(0.2, 0.5, *bins[blue])
+    out = hint_reach.fuse(probs, weights, [hint], bins, temperature=contract.ANNEAL_T)
+    assert np.linalg.norm(out[4, 1] - bins[blue]) < 3
+    untouched = hint_reach.fuse(probs, np.zeros_like(weights), [hint], bins, temperature=contract.ANNEAL_T)
+    assert np.allclose(out[4, 6], untouched[4, 6], atol=1e-3)
+    assert np.linalg.norm(out[4, 6] - bins[blue]) > 20  # still torn: not the hint's colour
