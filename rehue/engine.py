@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,18 @@ class Chroma:
     """The network's answer for one photo and one set of hints.
 
     ``ab``: (h, w, 2) float32 Lab units at working resolution. ``probs``: (Q, h/4, w/4) float32
-    distribution over ``bins`` (Q, 2) — the source of suggested colours.
+    distribution over ``bins`` (Q, 2) — the source of suggested colours; given as the array or as
+    a function that makes it, since only a click on the photo needs it (not every preview).
     """
 
     ab: np.ndarray
-    probs: np.ndarray
+    probs_source: np.ndarray | Callable[[], np.ndarray]
     bins: np.ndarray
+
+    @cached_property
+    def probs(self) -> np.ndarray:
+        src = self.probs_source
+        return src() if callable(src) else src
 
 
 @dataclass
@@ -231,15 +238,14 @@ class Colorizer:
         cells = hint_reach.cell_weights(prepared.l_work, hints, prepared.features[0][0])
         weights = hint_reach.to_pixels(cells, h, w)
         if self.fuse_hints:
-            fused = hint_reach.fuse(hinted.probs, cells, hints, self.bins, float(self.metadata["anneal_t"]),
-                                    float(self.metadata["mute_gain"]))
-            hc, wc = fused.shape[:2]
+            hc, wc = hinted.probs.shape[1:]
+            base = cv2.resize(hinted.ab, (wc, hc), interpolation=cv2.INTER_AREA)  # the graph's decoding, per cell
+            fused = hint_reach.fuse(hinted.probs, cells, hints, self.bins, float(self.metadata["anneal_t"]), base_ab=base)
             hinted_ab = cv2.resize(fused, (wc * contract.PROBS_STRIDE, hc * contract.PROBS_STRIDE), interpolation=cv2.INTER_LINEAR)[:h, :w]
         else:
             hinted_ab = hinted.ab
         ab = hint_reach.blend(auto.ab, hinted_ab, prepared.l_work, hints, weights)
-        probs = hint_reach.blend_probs(auto.probs, hinted.probs, weights)
-        return Chroma(np.ascontiguousarray(ab), probs, self.bins)
+        return Chroma(np.ascontiguousarray(ab), lambda: hint_reach.blend_probs(auto.probs, hinted.probs, weights), self.bins)
 
     def predict_planes(self, prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
         """The decoder alone on already-rasterised hint planes: (2, h, w) normalised ab and (1, h, w)

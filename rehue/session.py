@@ -24,7 +24,7 @@ from rehue.engine import Chroma, Colorizer, Prepared
 
 log = logging.getLogger(__name__)
 
-PREVIEW_SIDE = 1024  # the image re-rendered on every hint edit
+PREVIEW_SIDE = 800  # the image re-rendered on every hint edit (the sharper display image follows once edits pause)
 DISPLAY_SIDE = 2400  # the image shown once edits pause
 
 
