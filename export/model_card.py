@@ -99,7 +99,7 @@ def render(meta: dict, summary: dict, summary_net: dict | None, history: list[di
     ]
     if summary_net:
         sn = summary_net["all"]
-        lines.append("| network alone (a hint acts anywhere) | " + " | ".join(f"{sn['psnr_vs_hints'][n]:.2f}" for n in counts if n in sn["psnr_vs_hints"]) + " |")
+        lines.append("| network alone (it barely uses hints: the engine does the work) | " + " | ".join(f"{sn['psnr_vs_hints'][n]:.2f}" for n in counts if n in sn["psnr_vs_hints"]) + " |")
     lines += [
         "",
         "Locality: one hint of a colour the model did not predict, placed on an object (the connected region of the",
