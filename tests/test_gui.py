@@ -367,3 +367,17 @@ def test_saved_hints_are_offered_when_the_photo_opens_again(qtbot, window: MainW
     assert any("Restore them" in str(args) for args in no_modal_dialogs)
     assert window.hints.hints() == (saved_hint,)
     assert window.windowTitle().endswith("— Rehue") and "*" not in window.windowTitle()
+
+
+def test_a_bug_and_a_bad_photo_look_different(qtbot, window: MainWindow, monkeypatch, no_modal_dialogs):
+    """Worker errors arrive as exceptions: a bad photo is a message, a bug is the crash dialog."""
+    from rehue import photo_io
+
+    crashes = []
+    monkeypatch.setattr(main_window, "show_crash_dialog", lambda parent, summary: crashes.append(summary))
+    window._error(photo_io.PhotoError("scan.jpg: the file is empty"), title="Cannot open this photo")
+    assert "scan.jpg: the file is empty" in str(no_modal_dialogs[-1]) and not crashes
+    window._error(ZeroDivisionError("division by zero"))
+    assert crashes == ["ZeroDivisionError: division by zero"]
+    assert workers.user_message(MemoryError()).startswith("Not enough memory")
+    assert workers.user_message(KeyError("x")) is None
