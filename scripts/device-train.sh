@@ -4,7 +4,10 @@
 #   start PLAN    copy more shards, start rehue-train in the background (it outlives the call), watch
 #   watch SECS    print progress for SECS seconds (or until training ends)
 #   fetch         copy the run's checkpoint, history and log to $OUT
+#   run PLAN      start, watch until training ends, fetch: one call (a plan under ~8 minutes)
 # The shards come from `rehue-shards ../shared/data --out .gpu/...` (compact JPEG copies).
+# Lesson of 2026-11-24: the machine goes back 30 s after a call ends, and everything on it with it.
+# Fetch a checkpoint at the end of *every* call (watch ... ; fetch), not only at the last one.
 set -uo pipefail
 phase=${1:?phase}
 export PYTHONPATH=/tmp/site:/tmp/pkgs PYTHONUNBUFFERED=1
@@ -31,6 +34,7 @@ case $phase in
     echo $! >/tmp/run/pid
     watch "${3:-540}" ;;
   watch) watch "${2:-540}" ;;
+  run) bash "$0" start "${2:?plan}" "${3:-560}"; bash "$0" fetch ;;
   fetch)
     watch 0
     cp /tmp/run/history.jsonl /tmp/run/train.log /tmp/run/ab_prior.npy "$OUT"/ 2>&1
