@@ -33,7 +33,7 @@ case $phase in
       --lr "${LR:-1e-3}" --workers 14 --threads 4 --val-every 3 --ckpt-every 1 ${EXTRA:-} >/tmp/run/stdout.log 2>&1 &
     echo $! >/tmp/run/pid
     watch "${3:-540}" ;;
-  watch) watch "${2:-540}" ;;
+  watch) watch "${2:-540}"; bash "$0" fetch ;;  # every call brings the latest checkpoint home
   run) bash "$0" start "${2:?plan}" "${3:-560}"; bash "$0" fetch ;;
   fetch)
     watch 0
