@@ -32,9 +32,9 @@ case $phase in
     setsid nohup python3 -m export.train --data /tmp/data --out /tmp/run --plan "${2:?plan}" --batch "${BATCH:-64}" \
       --lr "${LR:-1e-3}" --workers 14 --threads 4 --val-every 3 --ckpt-every 1 ${EXTRA:-} >/tmp/run/stdout.log 2>&1 &
     echo $! >/tmp/run/pid
-    watch "${3:-540}" ;;
+    watch "${3:-540}"; bash "$0" fetch ;;
   watch) watch "${2:-540}"; bash "$0" fetch ;;  # every call brings the latest checkpoint home
-  run) bash "$0" start "${2:?plan}" "${3:-560}"; bash "$0" fetch ;;
+  run) bash "$0" start "${2:?plan}" "${3:-560}" ;;
   fetch)
     watch 0
     cp /tmp/run/history.jsonl /tmp/run/train.log /tmp/run/ab_prior.npy "$OUT"/ 2>&1
