@@ -16,11 +16,16 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "Installing Rehue with the $extra runtime..." >&2
+  echo "Installing Rehue with the $extra runtime (details in .venv/install.log)..." >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   other=$([ "$extra" = gpu ] && echo onnxruntime || echo onnxruntime-gpu)
   .venv/bin/python -m pip uninstall -q -y "$other" >/dev/null 2>&1 || true  # never both: they are one import
-  .venv/bin/python -m pip install -q --progress-bar on -e ".[$extra]" 2> >(grep -v -i -E "setuptools|license|warn" >&2 || true)
+  if ! .venv/bin/python -m pip install --progress-bar off -e ".[$extra]" >.venv/install.log 2>&1; then
+    tail -n 30 .venv/install.log >&2
+    echo "Installing Rehue failed; the whole log is .venv/install.log" >&2
+    exit 1
+  fi
+  echo "Installed." >&2
   rm -f .venv/.rehue-installed-*
   touch "$stamp"
 fi
