@@ -17,7 +17,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing Rehue with the $extra runtime (details in .venv/install.log)..." >&2
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   other=$([ "$extra" = gpu ] && echo onnxruntime || echo onnxruntime-gpu)
   .venv/bin/python -m pip uninstall -q -y "$other" >/dev/null 2>&1 || true  # never both: they are one import
   if ! .venv/bin/python -m pip install --progress-bar off -e ".[$extra]" >.venv/install.log 2>&1; then
