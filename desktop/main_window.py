@@ -4,6 +4,7 @@ actions and menus live in ``menus``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -272,8 +273,6 @@ class MainWindow(QMainWindow):
         old = self.hints.get(hint_id)
         if old is None or self.session is None:
             return
-        from dataclasses import replace
-
         self.hints.replace(hint_id, self.session.snap(replace(old, x=x, y=y)), "Move hint")
 
     def _suggestions(self, x: float, y: float) -> list[tuple[int, int, int]]:
@@ -301,8 +300,6 @@ class MainWindow(QMainWindow):
             return
         old = self.hints.get(hint_id)
         lab = contract.rgb_to_lab(np.array([[rgb]], np.uint8))[0, 0]
-        from dataclasses import replace
-
         self.hints.replace(hint_id, self.session.snap(replace(old, a=float(lab[1]), b=float(lab[2]))), "Change hint colour")
 
     def pick_colour(self) -> None:

@@ -339,7 +339,7 @@ def colorize_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, 
     'failed' (the reason names the file). Never raises for a bad photo: a batch goes on."""
     try:
         photo = photo if photo is not None else photo_io.read_photo(item.src)
-        if photo.pixels.ndim == 3 and not options.recolour and photo_io.colour_kind(photo.pixels) == "colour":
+        if photo.kind == "colour" and not options.recolour:  # decided once, when the photo was read
             return "already in colour", "the photo already has colour; --recolour replaces it"
         saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
         strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -93,7 +93,6 @@ class Colorizer:
     def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str | None = "auto",
                  threads: int | None = None, local_hints: bool = True) -> None:
         self.local_hints = local_hints  # keep each hint to where it reaches (rehue.hint_reach)
-        self.fuse_hints = True  # fold each hint into the distributions it reaches (rehue.hint_reach.fuse)
         try:
             self._ort = ort = providers.load_runtime()
         except providers.RuntimeMissing as exc:
@@ -212,10 +211,8 @@ class Colorizer:
         h, w = l_work.shape
         ph, pw = contract.padded_size(max(h, contract.STRIDE), max(w, contract.STRIDE))
         # Reflect needs the padding smaller than the image; tiny photos fall back to edge copies.
-        if ph - h < h and pw - w < w:
-            l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode="reflect")[None, None]
-        else:
-            l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode="edge")[None, None]
+        mode: Literal["reflect", "edge"] = "reflect" if ph - h < h and pw - w < w else "edge"
+        l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode=mode)[None, None]
         features = tuple(self._run("encoder", list(contract.ENCODER_OUTPUTS), {contract.INPUT_L: l_in}))
         return Prepared(l_work, full_size or (w, h), features)
 
@@ -237,15 +234,13 @@ class Colorizer:
         h, w = prepared.l_work.shape
         cells = hint_reach.cell_weights(prepared.l_work, hints, prepared.features[0][0])
         weights = hint_reach.to_pixels(cells, h, w)
-        if self.fuse_hints:
-            hc, wc = hinted.probs.shape[1:]
-            base = cv2.resize(hinted.ab, (wc, hc), interpolation=cv2.INTER_AREA)  # the graph's decoding, per cell
-            fused = hint_reach.fuse(hinted.probs, cells, hints, self.bins, float(self.metadata["anneal_t"]), base_ab=base)
-            hinted_ab = cv2.resize(fused, (wc * contract.PROBS_STRIDE, hc * contract.PROBS_STRIDE), interpolation=cv2.INTER_LINEAR)[:h, :w]
-        else:
-            hinted_ab = hinted.ab
+        # Fold each hint into the distributions it reaches, then keep that answer only there.
+        hc, wc = hinted.probs.shape[1:]
+        base = cv2.resize(hinted.ab, (wc, hc), interpolation=cv2.INTER_AREA)  # the graph's decoding, per cell
+        fused = hint_reach.fuse(hinted.probs, cells, hints, self.bins, float(self.metadata["anneal_t"]), base_ab=base)
+        hinted_ab = cv2.resize(fused, (wc * contract.PROBS_STRIDE, hc * contract.PROBS_STRIDE), interpolation=cv2.INTER_LINEAR)[:h, :w]
         ab = hint_reach.blend(auto.ab, hinted_ab, prepared.l_work, hints, weights)
-        return Chroma(np.ascontiguousarray(ab), lambda: hint_reach.blend_probs(auto.probs, hinted.probs, weights), self.bins)
+        return Chroma(np.ascontiguousarray(ab), lambda: hint_reach.blend_probs(auto.probs, hinted.probs, cells), self.bins)
 
     def predict_planes(self, prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
         """The decoder alone on already-rasterised hint planes: (2, h, w) normalised ab and (1, h, w)

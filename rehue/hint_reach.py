@@ -151,19 +151,7 @@ def reach_weights(l_work: np.ndarray, hints: Sequence[Hint], features: np.ndarra
     ``features``: the encoder's stride-4 output for this photo, (C, ≥hc, ≥wc); without it the
     cells' lightness alone decides where a hint stops."""
     h, w = l_work.shape
-    if not hints:
-        return np.zeros((0, h, w), np.float32)
-    l_cells = cell_lightness(l_work)
-    hc, wc = l_cells.shape
-    seeds = [(int(np.clip(hint.y * hc, 0, hc - 1)), int(np.clip(hint.x * wc, 0, wc - 1))) for hint in hints]
-    reach_cells = np.array([max(0.5, hint.reach * max(hc, wc)) for hint in hints], np.float32)
-    dist = geodesic_distance(l_cells, seeds, limit=float(3 * reach_cells.max()), features=features)
-    weights_cells = np.exp(-0.5 * (dist / reach_cells[:, None, None]) ** 2)
-    # Bilinear up to pixels with half-cell centres (as the network's own chroma is upsampled).
-    out = np.empty((len(hints), h, w), np.float32)
-    for i in range(len(hints)):
-        out[i] = cv2.resize(weights_cells[i], (wc * CELL, hc * CELL), interpolation=cv2.INTER_LINEAR)[:h, :w]
-    return out
+    return to_pixels(cell_weights(l_work, hints, features), h, w)
 
 
 def blend(ab_auto: np.ndarray, ab_hinted: np.ndarray, l_work: np.ndarray, hints: Sequence[Hint],
@@ -196,12 +184,11 @@ def blend(ab_auto: np.ndarray, ab_hinted: np.ndarray, l_work: np.ndarray, hints:
     return out.astype(np.float32)
 
 
-def blend_probs(probs_auto: np.ndarray, probs_hinted: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The distributions behind the suggested colours, with the same locality: (Q, h4, w4)."""
-    if len(weights) == 0:
+def blend_probs(probs_auto: np.ndarray, probs_hinted: np.ndarray, weights_cells: np.ndarray) -> np.ndarray:
+    """The distributions behind the suggested colours, with the same locality: (Q, h4, w4).
+    ``weights_cells``: ``cell_weights``' output (K, ≥h4, ≥w4)."""
+    if len(weights_cells) == 0:
         return probs_auto
-    q, h4, w4 = probs_auto.shape
-    reach = weights.max(axis=0)
-    hh, ww = reach.shape
-    cells = np.pad(reach, ((0, h4 * CELL - hh), (0, w4 * CELL - ww)), mode="edge").reshape(h4, CELL, w4, CELL).mean(axis=(1, 3))
-    return probs_auto + cells[None].astype(np.float32) * (probs_hinted - probs_auto)
+    _, h4, w4 = probs_auto.shape
+    reach = weights_cells[:, :h4, :w4].max(axis=0)
+    return probs_auto + reach[None] * (probs_hinted - probs_auto)

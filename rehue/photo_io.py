@@ -68,6 +68,7 @@ class Photo:
     icc: bytes | None = None
     notes: list[str] = field(default_factory=list)
     dpi: tuple[float, float] | None = None  # the scan's resolution, kept in every output format
+    kind: str = "gray"  # colour_kind of the pixels as read: 'gray', 'toned' or 'colour'
 
     @property
     def size(self) -> tuple[int, int]:
@@ -268,16 +269,19 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
             arr = arr[..., 0]
         if arr.ndim == 3 and not rgb_order:
             arr = arr[..., ::-1]  # (H, W, BGR) -> (H, W, RGB)
+    kind = "gray"
     if arr.ndim == 3 and is_gray(arr):
         arr = arr[..., 1]
-    elif arr.ndim == 3 and colour_kind(arr) == "colour":
-        notes.append("the photo already has colour; Rehue replaces it with its own")
+    elif arr.ndim == 3:
+        kind = colour_kind(arr)
+        if kind == "colour":
+            notes.append("the photo already has colour; Rehue replaces it with its own")
     arr = np.ascontiguousarray(_orient(arr, orientation))
     if alpha is not None:
         alpha = np.ascontiguousarray(_orient(alpha, orientation))
         if alpha.dtype != arr.dtype:
             alpha = (alpha.astype(np.uint32) * 257).astype(np.uint16) if arr.dtype == np.uint16 else (alpha.astype(np.uint16) >> 8).astype(np.uint8)
-    return Photo(path, arr, alpha, exif, icc, notes, dpi)
+    return Photo(path, arr, alpha, exif, icc, notes, dpi, kind)
 
 
 # ----------------------------------------------------------------------------- writing

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from rehue import photo_io, sidecar
+from rehue import contract, photo_io, sidecar
 from rehue.contract import Hint
 from rehue.engine import Chroma, Colorizer, Prepared
 
@@ -141,8 +142,6 @@ class PhotoSession:
 
     def rendered_rgb(self, hint: Hint) -> tuple[int, int, int]:
         """The 8-bit sRGB colour a hint gives its own spot: what its marker shows."""
-        from rehue import contract
-
         lab = np.array([[[self.lightness_at(hint.x, hint.y), hint.a, hint.b]]], np.float32)
         rgb = np.clip(contract.lab_to_rgb(lab), 0, 1)[0, 0]
         return (int(round(rgb[0] * 255)), int(round(rgb[1] * 255)), int(round(rgb[2] * 255)))
@@ -150,8 +149,6 @@ class PhotoSession:
 
 def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Before | gap | after as one (h, w, 3) uint8 image; ``after`` is resized to ``before``."""
-    import cv2
-
     if after.shape[:2] != before.shape[:2]:
         after = cv2.resize(after, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_LINEAR)
     gap = np.full((before.shape[0], max(8, before.shape[1] // 100), 3), 255, np.uint8)
