@@ -115,8 +115,10 @@ def bench_preview(model: str | None, provider: str, folder: Path, repeats: int =
             "runs_ms": [round(1000 * t, 1) for t in times]}
 
 
-def bench_batch(model: str | None, provider: str, folder: Path, n: int = 8) -> list[dict]:
-    """Photos per second through rehue-batch's code path with 1 and 2 jobs (3 MP JPEGs)."""
+def bench_batch(model: str | None, provider: str, folder: Path, n: int = 16) -> list[dict]:
+    """Photos per second through rehue-batch's code path (3 MP JPEGs): one photo at a time, two
+    jobs, and several photos stacked per model run (the GPU route), plus the model runs alone
+    (``prepare_many``: encoder + automatic decoder) per photo for each stacking."""
     from rehue.batch import BatchOptions, plan_batch, run_batch
     from rehue.engine import Colorizer
 
@@ -126,16 +128,25 @@ def bench_batch(model: str | None, provider: str, folder: Path, n: int = 8) -> l
         p = make_photo(3, folder, seed=i)
         if not (src / p.name).exists():
             os.link(p, src / p.name)
+    pixels = [cv2.imread(str(make_photo(3, folder, seed=i)), cv2.IMREAD_GRAYSCALE) for i in range(8)]
     rows = []
-    for jobs in (1, 2):
+    for jobs, per_run in ((1, 1), (2, 1), (1, 4), (1, 8)):
         threads = None if jobs == 1 else max(1, (os.cpu_count() or 2) // jobs)
-        c = Colorizer(model, provider=provider, threads=threads)
+        c = Colorizer(model, provider=provider, threads=threads, photos_per_run=per_run)
+        c.prepare_many(pixels[:per_run])  # warm-up at this batch size
+        runs = []
+        for _ in range(3):
+            t = time.perf_counter()
+            c.prepare_many(pixels)
+            runs.append((time.perf_counter() - t) / len(pixels))
         out = Path(tempfile.mkdtemp())
         opts = BatchOptions(jobs=jobs)
         t0 = time.perf_counter()
         res = run_batch(plan_batch([src], out, opts), c, opts)
         dt = time.perf_counter() - t0
-        rows.append({"jobs": jobs, "photos": len(res.written), "seconds": dt, "photos_per_s": len(res.written) / dt})
+        rows.append({"jobs": jobs, "photos_per_run": per_run, "photos": len(res.written), "seconds": dt,
+                     "photos_per_s": len(res.written) / dt, "model_ms_per_photo": 1000 * statistics.median(runs),
+                     "device": c.device_name})
     return rows
 
 
@@ -221,9 +232,10 @@ def main() -> int:
     if args.only in (None, "batch"):
         rows = bench_batch(args.model, args.provider, args.work)
         report["batch"] = rows
-        print("\n## Batch throughput, 8 × 3 MP JPEG")
+        print(f"\n## Batch throughput, {rows[0]['photos']} × 3 MP JPEG, on {rows[0]['device']}")
         for r in rows:
-            print(f"--jobs {r['jobs']}: {r['photos_per_s']:.2f} photos/s ({r['seconds']:.1f} s)")
+            print(f"--jobs {r['jobs']} --photos-per-run {r['photos_per_run']}: {r['photos_per_s']:.2f} photos/s "
+                  f"({r['seconds']:.1f} s); model runs alone {r['model_ms_per_photo']:.1f} ms per photo")
     if args.only in (None, "models"):
         zhang = args.zhang or str(args.work / "zhang2017.onnx")
         if not Path(zhang).exists():

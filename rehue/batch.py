@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rehue import photo_io, sidecar
-from rehue.engine import Colorizer, EngineError
+from rehue.engine import Colorizer, EngineError, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -334,16 +334,25 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock; the file stays (removing it would race a waiting batch)
 
 
-def colorize_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, photo: photo_io.Photo | None = None) -> tuple[str, str]:
+def wants_colour(photo: photo_io.Photo, options: BatchOptions) -> bool:
+    """Whether the batch colorizes this photo: gray, sepia and toned ones always; photos that
+    already have colour only with --recolour (decided once, when the photo was read)."""
+    return photo.kind != "colour" or options.recolour
+
+
+def colorize_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, photo: photo_io.Photo | None = None,
+                  prepared: Prepared | None = None) -> tuple[str, str]:
     """Colorize one planned photo: (status, reason) with status 'written', 'already in colour' or
-    'failed' (the reason names the file). Never raises for a bad photo: a batch goes on."""
+    'failed' (the reason names the file). Never raises for a bad photo: a batch goes on.
+    ``prepared``: the photo's encoder run when a stacked run (``Colorizer.prepare_many``) did it."""
     try:
         photo = photo if photo is not None else photo_io.read_photo(item.src)
-        if photo.kind == "colour" and not options.recolour:  # decided once, when the photo was read
+        if not wants_colour(photo, options):
             return "already in colour", "the photo already has colour; --recolour replaces it"
         saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
         strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)
-        colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt)
+        colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt,
+                                 prepared=prepared)
         return "written", "with its saved hints" if saved and saved.hints else ""
     except photo_io.PhotoError as exc:
         return "failed", str(exc)
@@ -407,7 +416,6 @@ def run_batch(
     done = 0
 
     def one(item: BatchItem, pending: Future | None = None) -> None:
-        nonlocal done
         if cancel is not None and cancel.is_set():
             return
         try:
@@ -416,6 +424,10 @@ def run_batch(
             status, reason = "failed", str(exc)
         else:
             status, reason = colorize_item(colorizer, item, options, photo)
+        finish(item, status, reason)
+
+    def finish(item: BatchItem, status: str, reason: str) -> None:
+        nonlocal done
         with lock:
             done += 1
             record(result, item, status, reason, done=done, total=total, t0=t0, failure=failure, progress=progress)
@@ -426,6 +438,8 @@ def run_batch(
             if options.jobs > 1:
                 with ThreadPoolExecutor(options.jobs) as pool:
                     list(pool.map(one, plan.items))
+            elif colorizer.photos_per_run > 1:
+                _run_stacked(plan.items, colorizer, options, cancel, finish)
             else:
                 # The next photo is read and decoded while this one is colorized (decoders release the GIL).
                 with ThreadPoolExecutor(1) as reader:
@@ -438,3 +452,47 @@ def run_batch(
     result.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
     result.elapsed_s = time.perf_counter() - t0
     return result
+
+
+def _run_stacked(items: list[BatchItem], colorizer: Colorizer, options: BatchOptions, cancel: threading.Event | None,
+                 finish: Callable[[BatchItem, str, str], None]) -> None:
+    """``run_batch`` for a model that takes several photos per run (a GPU): photos are read and
+    decoded a group ahead, each group's encoder and automatic decoder runs are stacked
+    (``Colorizer.prepare_many``), then each photo is rendered and written on its own, so cancel
+    still stops between photos and one bad photo fails alone."""
+    n = colorizer.photos_per_run
+    groups = [items[i:i + n] for i in range(0, len(items), n)]
+
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set()
+
+    with ThreadPoolExecutor(2) as reader:
+        ahead = [reader.submit(photo_io.read_photo, item.src) for item in groups[0]]
+        for k, group in enumerate(groups):
+            if cancelled():
+                return
+            current = ahead
+            if k + 1 < len(groups):
+                ahead = [reader.submit(photo_io.read_photo, item.src) for item in groups[k + 1]]
+            ready: list[tuple[BatchItem, photo_io.Photo]] = []
+            for item, pending in zip(group, current):
+                if cancelled():
+                    return
+                try:
+                    photo = pending.result()
+                except photo_io.PhotoError as exc:
+                    finish(item, "failed", str(exc))
+                    continue
+                if wants_colour(photo, options):
+                    ready.append((item, photo))
+                else:
+                    finish(item, *colorize_item(colorizer, item, options, photo))
+            try:
+                prepared: list[Prepared | None] = list(colorizer.prepare_many([photo.pixels for _, photo in ready]))
+            except Exception:  # each photo then runs alone, and a failure names its own file
+                log.warning("a stacked run of %d photos failed; running them one by one", len(ready), exc_info=True)
+                prepared = [None] * len(ready)
+            for (item, photo), pr in zip(ready, prepared):
+                if cancelled():
+                    return
+                finish(item, *colorize_item(colorizer, item, options, photo, pr))

@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ray-workers", type=int, default=None, help="Ray workers, one model each (default: one per CPU of the cluster)")
     p.add_argument("--ray-gpus", type=float, default=0.0, help="GPUs per Ray worker (e.g. 1 or 0.5) on nodes with GPUs")
     p.add_argument("--jobs", type=int, default=1, help="photos processed at once (2 helps on 4+ cores)")
+    p.add_argument("--photos-per-run", type=int, default=None, metavar="N",
+                   help="photos stacked into one model run (default: 8 on a GPU, 1 on the CPU, where stacking gains nothing)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--version", action="version", version=f"rehue {__version__}")
     args = p.parse_args(argv)
@@ -46,6 +48,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--strength must be between 0 and 2")
     if args.jobs < 1:
         p.error("--jobs must be at least 1")
+    if args.photos_per_run is not None and args.photos_per_run < 1:
+        p.error("--photos-per-run must be at least 1")
+    if args.photos_per_run and args.photos_per_run > 1 and args.jobs > 1:
+        p.error("--photos-per-run and --jobs are two ways to keep the hardware busy: choose one")
     return args
 
 
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run_on_ray(args, plan, options)
     try:
         threads = max(1, (os.cpu_count() or 2) // args.jobs) if args.jobs > 1 else None
-        colorizer = Colorizer(args.model, provider=args.provider, threads=threads)
+        colorizer = Colorizer(args.model, provider=args.provider, threads=threads, photos_per_run=args.photos_per_run)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 ``Colorizer`` is loaded once per (model, provider) and offers:
 
 - ``prepare(pixels)``: the working-resolution lightness of a photo (done once per photo);
+  ``prepare_many`` does several photos in as few model runs as their sizes allow (GPU batches);
 - ``predict(prepared, hints)``: the chroma at working resolution (a few tens of ms; what a hint
   edit re-runs);
 - ``render(pixels, chroma, strength)``: the full-resolution colour photo;
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,20 @@ from rehue.providers import PROVIDER_CHOICES, PROVIDERS, choose_providers
 from rehue.resources import default_model_path
 
 log = logging.getLogger(__name__)
+
+
+# Photos per model run on CUDA (rehue-batch --photos-per-run overrides): enough to fill the GPU at
+# the 320 px working size while a batch of full-resolution photos stays a few hundred MB in memory.
+GPU_PHOTOS_PER_RUN = 8
+
+
+def _encoder_input(l_work: np.ndarray) -> np.ndarray:
+    """(1, 1, H, W) normalised L padded to a multiple of the stride: what the encoder takes."""
+    h, w = l_work.shape
+    ph, pw = contract.padded_size(max(h, contract.STRIDE), max(w, contract.STRIDE))
+    # Reflect needs the padding smaller than the image; tiny photos fall back to edge copies.
+    mode: Literal["reflect", "edge"] = "reflect" if ph - h < h and pw - w < w else "edge"
+    return np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode=mode)[None, None]
 
 
 class EngineError(RuntimeError):
@@ -91,8 +106,9 @@ class Colorizer:
     that says what to do); the status bar, the batch summary and the log show it."""
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str | None = "auto",
-                 threads: int | None = None, local_hints: bool = True) -> None:
+                 threads: int | None = None, local_hints: bool = True, photos_per_run: int | None = None) -> None:
         self.local_hints = local_hints  # keep each hint to where it reaches (rehue.hint_reach)
+        self._photos_per_run = photos_per_run
         try:
             self._ort = ort = providers.load_runtime()
         except providers.RuntimeMissing as exc:
@@ -199,6 +215,15 @@ class Colorizer:
         """'CUDA' or 'CPU': what the session really runs on."""
         return "CUDA" if self.providers and self.providers[0] == PROVIDERS["cuda"] else "CPU"
 
+    @property
+    def photos_per_run(self) -> int:
+        """How many photos ``prepare_many`` stacks into one model run: as asked, else
+        GPU_PHOTOS_PER_RUN on CUDA (a GPU is barely busier with eight 320 px photos than with one)
+        and 1 on the CPU, where stacking gains nothing (benchmarks/bench_photos_per_run.py)."""
+        if self._photos_per_run:
+            return self._photos_per_run
+        return GPU_PHOTOS_PER_RUN if self.device_name == "CUDA" else 1
+
     # ------------------------------------------------------------------ stages
 
     def prepare(self, pixels: np.ndarray, working_size: int | None = None) -> Prepared:
@@ -209,12 +234,38 @@ class Colorizer:
     def prepare_l(self, l_work: np.ndarray, full_size: tuple[int, int] | None = None) -> Prepared:
         """Run the encoder on a working-resolution L (h, w) in [0, 100]."""
         h, w = l_work.shape
-        ph, pw = contract.padded_size(max(h, contract.STRIDE), max(w, contract.STRIDE))
-        # Reflect needs the padding smaller than the image; tiny photos fall back to edge copies.
-        mode: Literal["reflect", "edge"] = "reflect" if ph - h < h and pw - w < w else "edge"
-        l_in = np.pad(contract.normalise_l(l_work), ((0, ph - h), (0, pw - w)), mode=mode)[None, None]
-        features = tuple(self._run("encoder", list(contract.ENCODER_OUTPUTS), {contract.INPUT_L: l_in}))
+        features = tuple(self._run("encoder", list(contract.ENCODER_OUTPUTS), {contract.INPUT_L: _encoder_input(l_work)}))
         return Prepared(l_work, full_size or (w, h), features)
+
+    def prepare_many(self, pixels: Sequence[np.ndarray]) -> list[Prepared]:
+        """``prepare`` for several photos, with their automatic chroma decoded too (``predict``
+        without hints then costs nothing): photos whose padded working sizes match share one run of
+        each part, ``photos_per_run`` at a time. The answers are the one-photo answers."""
+        l_works = [recombine.lightness(np.ascontiguousarray(photo_io.reduce(p, self.working_size))) for p in pixels]
+        feeds = [{contract.INPUT_L: _encoder_input(l_work)} for l_work in l_works]
+        features = self._run_stacked("encoder", list(contract.ENCODER_OUTPUTS), feeds)
+        prepared = [Prepared(l_work, (p.shape[1], p.shape[0]), f) for l_work, p, f in zip(l_works, pixels, features)]
+        no_hints = [self._decoder_feeds(pr, *contract.encode_hints((), *pr.l_work.shape)) for pr in prepared]
+        for pr, (ab, probs) in zip(prepared, self._run_stacked("decoder", list(contract.DECODER_OUTPUTS), no_hints)):
+            pr.cache["auto"] = self._chroma(pr, ab, probs)
+        return prepared
+
+    def _run_stacked(self, part: str, outputs: list[str], feeds: list[dict[str, np.ndarray]]) -> list[tuple[np.ndarray, ...]]:
+        """Run each photo's feeds, those of equal shapes stacked on the batch axis; the outputs
+        come back split, one tuple per photo, in the order given."""
+        results: list[tuple[np.ndarray, ...]] = [()] * len(feeds)
+        groups: dict[tuple, list[int]] = {}
+        for i, feed in enumerate(feeds):
+            groups.setdefault(tuple(v.shape for v in feed.values()), []).append(i)
+        n = max(1, self.photos_per_run)
+        for members in groups.values():
+            for start in range(0, len(members), n):
+                chunk = members[start:start + n]
+                stacked = {k: np.concatenate([feeds[i][k] for i in chunk]) for k in feeds[chunk[0]]}
+                outs = self._run(part, outputs, stacked)
+                for j, i in enumerate(chunk):
+                    results[i] = tuple(o[j:j + 1].copy() for o in outs)  # a photo keeps only its own
+        return results
 
     def predict(self, prepared: Prepared, hints: Iterable[Hint] = ()) -> Chroma:
         """The chroma of the photo with these hints (positions are fractions of the photo).
@@ -248,11 +299,19 @@ class Colorizer:
         return self._decode(prepared, hint_ab, hint_mask)
 
     def _decode(self, prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
+        ab, probs = self._run("decoder", list(contract.DECODER_OUTPUTS), self._decoder_feeds(prepared, hint_ab, hint_mask))
+        return self._chroma(prepared, ab, probs)
+
+    @staticmethod
+    def _decoder_feeds(prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> dict[str, np.ndarray]:
         h, w = prepared.l_work.shape
         ph, pw = prepared.features[0].shape[2] * 4, prepared.features[0].shape[3] * 4
         pad = ((0, 0), (0, ph - h), (0, pw - w))
-        feeds = dict(zip(contract.DECODER_INPUTS, (*prepared.features, np.pad(hint_ab, pad)[None], np.pad(hint_mask, pad)[None])))
-        ab, probs = self._run("decoder", list(contract.DECODER_OUTPUTS), feeds)
+        return dict(zip(contract.DECODER_INPUTS, (*prepared.features, np.pad(hint_ab, pad)[None], np.pad(hint_mask, pad)[None])))
+
+    def _chroma(self, prepared: Prepared, ab: np.ndarray, probs: np.ndarray) -> Chroma:
+        """The decoder's outputs for one photo (batch of one), cropped to its working size."""
+        h, w = prepared.l_work.shape
         ab = contract.denormalise_ab(ab[0, :, :h, :w]).transpose(1, 2, 0)  # (2, h, w) -> (h, w, 2)
         ph4, pw4 = -(-h // contract.PROBS_STRIDE), -(-w // contract.PROBS_STRIDE)
         return Chroma(np.ascontiguousarray(ab), probs[0, :, :ph4, :pw4], self.bins)
@@ -319,10 +378,11 @@ class Colorizer:
         return self.colorize_photo(photo, dst, hints=hints, strength=strength, fmt=fmt, timings=timings)
 
     def colorize_photo(self, photo: photo_io.Photo, dst: Path, *, hints: Iterable[Hint] = (), strength: float = 1.0,
-                       fmt: str | None = None, timings: Timings | None = None) -> Path:
-        """Colorize an already read photo at full resolution (in its own buffer) and write ``dst``."""
+                       fmt: str | None = None, timings: Timings | None = None, prepared: Prepared | None = None) -> Path:
+        """Colorize an already read photo at full resolution (in its own buffer) and write ``dst``;
+        ``prepared``: its encoder run, when ``prepare_many`` already did it."""
         t = time.perf_counter()
-        prepared = self.prepare(photo.pixels)
+        prepared = prepared if prepared is not None else self.prepare(photo.pixels)
         if timings:
             t = timings.add("encoder", t)
         chroma = self.predict(prepared, hints)

@@ -121,6 +121,19 @@ def test_cli_version_and_bad_strength():
     assert r.returncode == 0 and r.stdout.startswith("rehue ")
     r = subprocess.run(CLI + ["x.jpg", "-o", "o", "--strength", "5"], capture_output=True, text=True)
     assert r.returncode == 2 and "strength" in r.stderr
+    r = subprocess.run(CLI + ["x.jpg", "-o", "o", "--photos-per-run", "0"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--photos-per-run must be at least 1" in r.stderr
+    r = subprocess.run(CLI + ["x.jpg", "-o", "o", "--photos-per-run", "4", "--jobs", "2"], capture_output=True, text=True)
+    assert r.returncode == 2 and "choose one" in r.stderr
+
+
+def test_cli_stacked_runs(tmp_path):
+    """--photos-per-run through the command: every photo written, as on a GPU."""
+    scans = tmp_path / "scans"
+    make_tree(scans, 3)
+    r = subprocess.run(CLI + [str(scans), "-o", str(tmp_path / "out"), "--photos-per-run", "2"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "3 colorized" in r.stderr and len(list((tmp_path / "out").rglob("*.jpg"))) == 3
 
 
 def test_cli_killed_batch_resumes(tmp_path):
@@ -293,3 +306,37 @@ def test_cli_second_ctrl_c_and_sigterm_stop_cleanly(tmp_path):
 
 
 LOCK = ".rehue-batch.lock"
+
+
+def test_stacked_batch_matches_one_photo_at_a_time(tmp_path):
+    """A batch with several photos per model run (the GPU route) writes what the one-photo route
+    writes, with the same verdicts: a bad file fails alone, a colour photo is left alone, a saved
+    hint is applied, and cancel still stops between photos."""
+    from rehue import sidecar
+    from rehue.contract import Hint
+    from rehue.engine import Colorizer
+
+    d = tmp_path / "in"
+    for i, size in enumerate([(180, 240), (170, 240), (240, 180), (180, 240), (90, 120)]):
+        _gray(d / f"g{i}.png", seed=i, size=size)
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    rgb[:, :80] = (40, 40, 200)
+    rgb[:, 80:] = (200, 90, 40)
+    cv2.imwrite(str(d / "colour.png"), rgb)
+    sidecar.write(d / "g3.png", sidecar.Sidecar((Hint(0.5, 0.5, 10.0, -60.0, reach=1.0),), 1.0, "test"))
+    results = {}
+    for n in (1, 3):
+        colorizer = Colorizer(provider="cpu", threads=2, photos_per_run=n)
+        results[n] = run_batch(plan_batch([d], tmp_path / f"out{n}"), colorizer)
+    one, stacked = results[1], results[3]
+    assert sorted(r[2:] for r in stacked.rows) == sorted(r[2:] for r in one.rows)
+    assert [p.name for p, _ in stacked.failed] == ["broken.jpg"] and [p.name for p in stacked.skipped_colour] == ["colour.png"]
+    assert [p.name for p in stacked.with_hints] == ["g3.png"] and len(stacked.written) == 5
+    for a, b in zip(sorted(one.written), sorted(stacked.written)):
+        assert a.name == b.name
+        assert np.abs(cv2.imread(str(a)).astype(int) - cv2.imread(str(b)).astype(int)).max() <= 1
+    cancel = threading.Event()
+    stopped = run_batch(plan_batch([d], tmp_path / "out_cancel"), Colorizer(provider="cpu", threads=2, photos_per_run=3),
+                        progress=lambda p: cancel.set(), cancel=cancel)
+    assert stopped.cancelled and len(stopped.rows) == 1

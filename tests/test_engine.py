@@ -263,3 +263,30 @@ def test_full_resolution_save_reports_progress(colorizer: Colorizer, tmp_path: P
     assert len(seen) >= 5 and seen[-1] == 1.0
     assert all(0 < f <= 1 for f in seen) and max(seen[:-1]) <= 0.8 + 1e-9
     assert (tmp_path / "out.jpg").stat().st_size > 0
+
+
+def test_stacked_runs_give_the_one_photo_answers(monkeypatch):
+    """prepare_many stacks photos of equal padded working size into one run (what a GPU batch
+    does) and gives each photo what prepare + predict give it alone."""
+    stacked = Colorizer(provider="cpu", threads=2, photos_per_run=3)
+    assert stacked.photos_per_run == 3 and Colorizer(provider="cpu", threads=2).photos_per_run == 1
+    shapes = [(240, 320), (230, 320), (320, 240), (240, 320), (100, 90), (240, 320)]
+    photos = [gray_scene(h, w, seed=i) for i, (h, w) in enumerate(shapes)]
+    batch_sizes = []
+    real_run = stacked._run
+    monkeypatch.setattr(stacked, "_run", lambda part, outs, feeds: batch_sizes.append((part, len(next(iter(feeds.values()))))) or real_run(part, outs, feeds))
+    prepared = stacked.prepare_many(photos)
+    # 240×320 and 230×320 pad alike: four photos in runs of 3 + 1; the others alone. Both parts.
+    assert sorted(n for part, n in batch_sizes if part == "encoder") == [1, 1, 1, 3]
+    assert sorted(n for part, n in batch_sizes if part == "decoder") == [1, 1, 1, 3]
+    monkeypatch.undo()
+    for photo, pr in zip(photos, prepared):
+        alone = stacked.prepare(photo)
+        assert pr.full_size == alone.full_size and pr.l_work.shape == alone.l_work.shape
+        for f_stacked, f_alone in zip(pr.features, alone.features):
+            assert f_stacked.shape == f_alone.shape and np.abs(f_stacked - f_alone).max() < 1e-3
+        auto = pr.cache["auto"]
+        assert np.abs(auto.ab - stacked.predict(alone).ab).max() < 0.05  # Lab units
+        assert stacked.predict(pr) is auto  # already decoded: no second run
+        ab = stacked.predict(pr, [Hint(0.5, 0.5, 40.0, 20.0)]).ab  # hints still work on a stacked photo
+        assert np.abs(ab - stacked.predict(alone, [Hint(0.5, 0.5, 40.0, 20.0)]).ab).max() < 0.05
