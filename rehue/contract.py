@@ -134,6 +134,22 @@ def denormalise_ab(ab_norm: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- ab bins
 
 
+def annealed_mean(probs: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_T, mute_gain: float = 0.0) -> np.ndarray:
+    """The decoder graph's own decoding, in numpy: (Q, h, w) probabilities over ``bins`` (Q, 2) ->
+    (h, w, 2) Lab chroma per cell, muted where unsure (see ANNEAL_T). The graph outputs this
+    bilinearly upsampled; the engine needs it per cell to clean the automatic chroma."""
+    q, h, w = probs.shape
+    log_p = np.log(np.maximum(probs, np.float32(1e-12))).reshape(q, -1)
+    z = log_p * np.float32(1.0 / anneal_t)
+    z -= z.max(axis=0, keepdims=True)
+    e = np.exp(z)
+    ab = (bins.astype(np.float32).T @ e) / e.sum(axis=0)  # (2, h·w)
+    if mute_gain:
+        entropy = -(probs.reshape(q, -1) * log_p).sum(axis=0) / np.float32(np.log(q))
+        ab *= np.clip(1.0 - mute_gain * np.maximum(entropy - MUTE_FROM, 0.0), 0.0, 1.0)
+    return np.ascontiguousarray(ab.reshape(2, h, w).transpose(1, 2, 0), dtype=np.float32)
+
+
 def _in_gamut_ab_cells() -> np.ndarray:
     """The ab grid cells that some sRGB colour lands in; (Q, 2) float32 centres."""
     steps = np.linspace(0.0, 1.0, 33, dtype=np.float32)

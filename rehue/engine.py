@@ -39,6 +39,30 @@ log = logging.getLogger(__name__)
 GPU_PHOTOS_PER_RUN = 8
 
 
+# Automatic chroma is cleaned of specks: a median over 5×5 of the network's 4×4-pixel cells (20 px
+# at the 320 px working size) removes an isolated patch of colour smaller than about half that
+# window (a red spot on a navy coat, where a cell's distribution tipped to a skin mode) and keeps
+# edges between larger regions. Chosen on the tune half: every source gained 0.02–0.07 dB and lost
+# ΔE00; colourfulness −4 %. Not applied where hints act (their cells are sure by construction).
+DESPECKLE_CELLS = 5
+
+
+def despeckle(ab: np.ndarray, cells_ab: np.ndarray, window: int = DESPECKLE_CELLS) -> np.ndarray:
+    """(h, w, 2) chroma at working resolution, the bilinear upsampling of ``cells_ab`` (hc, wc, 2),
+    the chroma per 4×4 cell -> the same with specks smaller than about half of ``window`` ×
+    ``window`` cells given their surroundings' colour (a median per cell)."""
+    h, w = ab.shape[:2]
+    hc, wc = cells_ab.shape[:2]
+    if min(hc, wc) < window:
+        return ab
+    med = np.dstack([cv2.medianBlur(np.ascontiguousarray(cells_ab[..., i]), window) for i in range(2)])
+    # Only the change is upsampled (as the graph upsamples): where the median keeps a cell, the
+    # chroma stays exactly as it was.
+    c = contract.PROBS_STRIDE
+    change = cv2.resize(med - cells_ab, (wc * c, hc * c), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    return np.ascontiguousarray(ab + change, dtype=np.float32)
+
+
 def _encoder_input(l_work: np.ndarray) -> np.ndarray:
     """(1, 1, H, W) normalised L padded to a multiple of the stride: what the encoder takes."""
     h, w = l_work.shape
@@ -247,7 +271,7 @@ class Colorizer:
         prepared = [Prepared(l_work, (p.shape[1], p.shape[0]), f) for l_work, p, f in zip(l_works, pixels, features)]
         no_hints = [self._decoder_feeds(pr, *contract.encode_hints((), *pr.l_work.shape)) for pr in prepared]
         for pr, (ab, probs) in zip(prepared, self._run_stacked("decoder", list(contract.DECODER_OUTPUTS), no_hints)):
-            pr.cache["auto"] = self._chroma(pr, ab, probs)
+            pr.cache["auto"] = self._automatic(self._chroma(pr, ab, probs))
         return prepared
 
     def _run_stacked(self, part: str, outputs: list[str], feeds: list[dict[str, np.ndarray]]) -> list[tuple[np.ndarray, ...]]:
@@ -276,7 +300,7 @@ class Colorizer:
         hints = tuple(hints)
         auto = prepared.cache.get("auto")
         if auto is None:
-            auto = prepared.cache["auto"] = self._decode(prepared, *contract.encode_hints((), *prepared.l_work.shape))
+            auto = prepared.cache["auto"] = self._automatic(self._decode(prepared, *contract.encode_hints((), *prepared.l_work.shape)))
         if not hints:
             return auto
         hinted = self._decode(prepared, *contract.encode_hints(hints, *prepared.l_work.shape))
@@ -301,6 +325,11 @@ class Colorizer:
     def _decode(self, prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Chroma:
         ab, probs = self._run("decoder", list(contract.DECODER_OUTPUTS), self._decoder_feeds(prepared, hint_ab, hint_mask))
         return self._chroma(prepared, ab, probs)
+
+    def _automatic(self, chroma: Chroma) -> Chroma:
+        """The decoder's answer without hints, as the app shows it: despeckled."""
+        cells_ab = contract.annealed_mean(chroma.probs, self.bins, float(self.metadata["anneal_t"]), float(self.metadata.get("mute_gain", 0.0)))
+        return Chroma(despeckle(chroma.ab, cells_ab), chroma.probs_source, chroma.bins)
 
     @staticmethod
     def _decoder_feeds(prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> dict[str, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -11,8 +12,9 @@ import pytest
 from helpers import gray_scene
 from rehue import contract, recombine
 from rehue.contract import Hint
-from rehue.engine import Colorizer, EngineError, choose_providers
+from rehue.engine import Colorizer, EngineError, choose_providers, despeckle
 from rehue.resources import default_model_path
+from rehue.session import PhotoSession
 
 
 def test_shipped_model_metadata(colorizer: Colorizer):
@@ -252,9 +254,6 @@ def test_model_with_right_names_but_wrong_shapes_is_refused(tmp_path: Path):
 
 def test_full_resolution_save_reports_progress(colorizer: Colorizer, tmp_path: Path):
     """A large save reports its progress strip by strip, ending at 1.0 once the file is written."""
-    import cv2
-
-    from rehue.session import PhotoSession
 
     src = tmp_path / "big.png"
     cv2.imwrite(str(src), gray_scene(1500, 1200))
@@ -290,3 +289,21 @@ def test_stacked_runs_give_the_one_photo_answers(monkeypatch):
         assert stacked.predict(pr) is auto  # already decoded: no second run
         ab = stacked.predict(pr, [Hint(0.5, 0.5, 40.0, 20.0)]).ab  # hints still work on a stacked photo
         assert np.abs(ab - stacked.predict(alone, [Hint(0.5, 0.5, 40.0, 20.0)]).ab).max() < 0.05
+
+
+def test_despeckle_removes_specks_and_keeps_regions():
+    """A 2×2-cell red speck on a blue coat takes the coat's colour; an 8×8-cell red patch (a real
+    object) keeps its own, and its edges stay where they were."""
+    blue, red = (5.0, -30.0), (45.0, 20.0)
+    cells = np.empty((40, 50, 2), np.float32)  # the network's 4×4-pixel cells...
+    cells[:] = blue
+    cells[10:12, 10:12] = red  # a speck: 2×2 cells
+    cells[20:28, 30:38] = red  # an object: 8×8 cells
+    ab = cv2.resize(cells, (200, 160), interpolation=cv2.INTER_LINEAR)  # ...upsampled as the graph does
+    out = despeckle(ab, cells)
+    assert np.abs(ab[36:52, 36:52] - blue).max() > 30  # the speck was there
+    assert np.abs(out[36:52, 36:52] - blue).max() < 1e-3
+    assert np.abs(out[88:104, 128:144] - red).max() < 1e-3  # (a median rounds its corners)
+    assert np.abs(out[:, :30] - blue).max() < 1e-4  # untouched where nothing changed
+    tiny = np.full((10, 12, 2), 7.0, np.float32)
+    assert despeckle(tiny, tiny[::4, ::4]) is tiny  # fewer cells than the window: left alone
