@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 from rehue import contract
+from rehue.engine import DESPECKLE_CELLS
 
 FACES = "utkface"
 
@@ -60,6 +61,8 @@ def render(meta: dict, summary: dict, summary_net: dict | None, history: list[di
         f"| inputs → outputs | encoder `{'`, `'.join(contract.ENCODER_INPUTS)}` → `{'`, `'.join(contract.ENCODER_OUTPUTS)}`; "
         f"decoder those + `{contract.INPUT_HINT_AB}`, `{contract.INPUT_HINT_MASK}` → `{'`, `'.join(contract.DECODER_OUTPUTS)}` (`rehue/contract.py`) |",
         f"| working resolution | {meta['working_size']} px long side; chroma upsampled and recombined with the full-resolution L |",
+        f"| engine's decoding | automatic chroma despeckled: a median over {DESPECKLE_CELLS}×{DESPECKLE_CELLS} of the network's 4×4-px cells "
+        "(`rehue.engine.despeckle`); hints folded into the distributions they reach and kept to their objects (`rehue.hint_reach`) |",
         f"| training data | {', '.join(meta['training_data'])} |",
         f"| training | {training} |",
         f"| hardware | {hardware} |",

@@ -139,13 +139,15 @@ def annealed_mean(probs: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_
     (h, w, 2) Lab chroma per cell, muted where unsure (see ANNEAL_T). The graph outputs this
     bilinearly upsampled; the engine needs it per cell to clean the automatic chroma."""
     q, h, w = probs.shape
-    log_p = np.log(np.maximum(probs, np.float32(1e-12))).reshape(q, -1)
-    z = log_p * np.float32(1.0 / anneal_t)
-    z -= z.max(axis=0, keepdims=True)
-    e = np.exp(z)
-    ab = (bins.astype(np.float32).T @ e) / e.sum(axis=0)  # (2, h·w)
+    flat = probs.reshape(q, -1)
+    log_p = np.maximum(flat, np.float32(1e-12))
+    np.log(log_p, out=log_p)
+    z = log_p - log_p.max(axis=0, keepdims=True)  # in place from here: a few ms per photo matter in a batch
+    z *= np.float32(1.0 / anneal_t)
+    np.exp(z, out=z)
+    ab = (bins.astype(np.float32).T @ z) / z.sum(axis=0)  # (2, h·w)
     if mute_gain:
-        entropy = -(probs.reshape(q, -1) * log_p).sum(axis=0) / np.float32(np.log(q))
+        entropy = -np.einsum("qn,qn->n", flat, log_p) / np.float32(np.log(q))
         ab *= np.clip(1.0 - mute_gain * np.maximum(entropy - MUTE_FROM, 0.0), 0.0, 1.0)
     return np.ascontiguousarray(ab.reshape(2, h, w).transpose(1, 2, 0), dtype=np.float32)
 

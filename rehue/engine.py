@@ -243,7 +243,8 @@ class Colorizer:
     def photos_per_run(self) -> int:
         """How many photos ``prepare_many`` stacks into one model run: as asked, else
         GPU_PHOTOS_PER_RUN on CUDA (a GPU is barely busier with eight 320 px photos than with one)
-        and 1 on the CPU, where stacking gains nothing (benchmarks/bench_photos_per_run.py)."""
+        and 1 on the CPU: there the model is no faster per photo stacked, and a batch then holds
+        two groups of full-resolution photos in memory (benchmarks/bench.py --only batch)."""
         if self._photos_per_run:
             return self._photos_per_run
         return GPU_PHOTOS_PER_RUN if self.device_name == "CUDA" else 1
