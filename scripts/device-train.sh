@@ -5,6 +5,12 @@
 #   watch SECS    print progress for SECS seconds (or until training ends)
 #   fetch         copy the run's checkpoint, history and log to $OUT
 #   run PLAN      start, watch until training ends, fetch: one call (a plan under ~8 minutes)
+#   restart PLAN  copy newly carried shards, stop at the next checkpoint, resume over all photos
+# What travels is at most 64 MiB a call: the tracked tree (~4 MB once models/*.onnx and the
+# checkpoint are moved out), the wheels (.whl, 17 MB, first call only; they stay installed),
+# an fp16 copy of the starting checkpoint (7 MB, e.g. .gpu/ckpt/init.pt, EXTRA="--init ..."),
+# and the shards (~100 MB: two calls). So: call 1 `setup` + `start` on the shards of .gpu/c1;
+# call 2, at once, `restart` with .gpu/c2 carried; then `watch` calls until the plan ends.
 # The shards come from `rehue-shards ../shared/data --out .gpu/...` (compact JPEG copies).
 # Lesson of 2026-11-24: the machine goes back 30 s after a call ends, and everything on it with it.
 # Fetch a checkpoint at the end of *every* call (watch ... ; fetch), not only at the last one.
@@ -35,6 +41,12 @@ case $phase in
     watch "${3:-540}"; bash "$0" fetch ;;
   watch) watch "${2:-540}"; bash "$0" fetch ;;  # every call brings the latest checkpoint home
   run) bash "$0" start "${2:?plan}" "${3:-560}" ;;
+  restart)  # more shards were carried: stop at the next checkpoint, go on over all photos (--resume)
+    copy_data
+    pid=$(cat /tmp/run/pid); m0=$(stat -c %Y /tmp/run/last.pt 2>/dev/null || echo 0)
+    for ((i = 0; i < 90; i++)); do sleep 1; [ "$(stat -c %Y /tmp/run/last.pt 2>/dev/null || echo 0)" != "$m0" ] && break; done
+    sleep 2; kill -- "-$pid" 2>/dev/null; while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+    EXTRA="${EXTRA:-} --resume" bash "$0" start "${2:?plan}" "${3:-480}" ;;
   fetch)
     watch 0
     cp /tmp/run/history.jsonl /tmp/run/train.log /tmp/run/ab_prior.npy "$OUT"/ 2>&1
