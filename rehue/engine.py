@@ -34,8 +34,9 @@ from rehue.resources import default_model_path
 log = logging.getLogger(__name__)
 
 
-# Photos per model run on CUDA (rehue-batch --photos-per-run overrides): enough to fill the GPU at
-# the 320 px working size while a batch of full-resolution photos stays a few hundred MB in memory.
+# Photos per model run on CUDA (rehue-batch --photos-per-run overrides). A 320 px photo is a small
+# load for a GPU, so several go in one run; the batch then holds two groups of full-resolution
+# photos in memory (16 × 12 MP RGB: about 0.6 GB). Not yet measured on a GPU (benchmarks/README.md).
 GPU_PHOTOS_PER_RUN = 8
 
 
@@ -243,9 +244,9 @@ class Colorizer:
     @property
     def photos_per_run(self) -> int:
         """How many photos ``prepare_many`` stacks into one model run: as asked, else
-        GPU_PHOTOS_PER_RUN on CUDA (a GPU is barely busier with eight 320 px photos than with one)
-        and 1 on the CPU: there the model is no faster per photo stacked, and a batch then holds
-        two groups of full-resolution photos in memory (benchmarks/bench.py --only batch)."""
+        GPU_PHOTOS_PER_RUN on CUDA and 1 on the CPU, where the model is no faster per photo
+        stacked and a batch would hold two groups of full-resolution photos in memory
+        (benchmarks/bench.py --only batch)."""
         if self._photos_per_run:
             return self._photos_per_run
         return GPU_PHOTOS_PER_RUN if self.device_name == "CUDA" else 1
