@@ -25,6 +25,8 @@ def average_state_dicts(states: list[dict[str, torch.Tensor]], weights: list[flo
     weights = weights or [1.0 / len(states)] * len(states)
     if len(weights) != len(states) or abs(sum(weights) - 1.0) > 1e-6:
         raise ValueError("one weight per checkpoint, summing to 1")
+    # The encoder's ImageNet head is not part of the exported network; published checkpoints leave it out.
+    states = [{k: v for k, v in s.items() if not k.startswith("encoder.head.")} for s in states]
     keys = list(states[0])
     for s in states[1:]:
         if list(s) != keys:

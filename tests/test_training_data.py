@@ -107,6 +107,9 @@ def test_average_checkpoints_is_the_weighted_mean(tmp_path):
     saved = torch.load(tmp_path / "m.pt", weights_only=False)
     assert saved["step"] == 30 and saved["opt"] is None and len(saved["averaged_from"]) == 2
     assert torch.allclose(saved["model"][key], mean[key])
+    # A training checkpoint (with the encoder's ImageNet head) averages with a published one (without).
+    headless = {k: v for k, v in b.items() if not k.startswith("encoder.head.")}
+    assert len(headless) < len(b) and set(average.average_state_dicts([a, headless])) == set(headless)
     with pytest.raises(ValueError):
         average.average_state_dicts([a, {k: v for k, v in list(b.items())[1:]}])
 
