@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -415,16 +415,10 @@ def run_batch(
     lock = threading.Lock()
     done = 0
 
-    def one(item: BatchItem, pending: Future | None = None) -> None:
+    def one(item: BatchItem) -> None:
         if cancel is not None and cancel.is_set():
             return
-        try:
-            photo = pending.result() if pending is not None else None
-        except photo_io.PhotoError as exc:
-            status, reason = "failed", str(exc)
-        else:
-            status, reason = colorize_item(colorizer, item, options, photo)
-        finish(item, status, reason)
+        finish(item, *colorize_item(colorizer, item, options))
 
     def finish(item: BatchItem, status: str, reason: str) -> None:
         nonlocal done
@@ -438,26 +432,18 @@ def run_batch(
             if options.jobs > 1:
                 with ThreadPoolExecutor(options.jobs) as pool:
                     list(pool.map(one, plan.items))
-            elif colorizer.photos_per_run > 1:
-                _run_stacked(plan.items, colorizer, options, cancel, finish)
             else:
-                # The next photo is read and decoded while this one is colorized (decoders release the GIL).
-                with ThreadPoolExecutor(1) as reader:
-                    ahead = reader.submit(photo_io.read_photo, plan.items[0].src)
-                    for k, item in enumerate(plan.items):
-                        current = ahead
-                        if k + 1 < len(plan.items) and not (cancel is not None and cancel.is_set()):
-                            ahead = reader.submit(photo_io.read_photo, plan.items[k + 1].src)
-                        one(item, current)
+                _run_in_groups(plan.items, colorizer, options, cancel, finish)
     result.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
     result.elapsed_s = time.perf_counter() - t0
     return result
 
 
-def _run_stacked(items: list[BatchItem], colorizer: Colorizer, options: BatchOptions, cancel: threading.Event | None,
-                 finish: Callable[[BatchItem, str, str], None]) -> None:
-    """``run_batch`` for a model that takes several photos per run (a GPU): photos are read and
-    decoded a group ahead, each group's encoder and automatic decoder runs are stacked
+def _run_in_groups(items: list[BatchItem], colorizer: Colorizer, options: BatchOptions, cancel: threading.Event | None,
+                   finish: Callable[[BatchItem, str, str], None]) -> None:
+    """``run_batch`` with one model: photos go in groups of ``colorizer.photos_per_run`` (one on
+    the CPU, several on a GPU); the next group is read and decoded while this one runs (decoders
+    release the GIL), a group's encoder and automatic decoder runs are stacked
     (``Colorizer.prepare_many``), then each photo is rendered and written on its own, so cancel
     still stops between photos and one bad photo fails alone."""
     n = colorizer.photos_per_run
@@ -474,25 +460,34 @@ def _run_stacked(items: list[BatchItem], colorizer: Colorizer, options: BatchOpt
             current = ahead
             if k + 1 < len(groups):
                 ahead = [reader.submit(photo_io.read_photo, item.src) for item in groups[k + 1]]
+            # Cancel is checked before each photo but the group's first, which the check above let
+            # start (a group of one is then exactly "finish the photo in progress, then stop").
+            handled = 0
             ready: list[tuple[BatchItem, photo_io.Photo]] = []
             for item, pending in zip(group, current):
-                if cancelled():
-                    return
                 try:
                     photo = pending.result()
                 except photo_io.PhotoError as exc:
+                    if handled and cancelled():
+                        return
+                    handled += 1
                     finish(item, "failed", str(exc))
                     continue
                 if wants_colour(photo, options):
                     ready.append((item, photo))
-                else:
-                    finish(item, *colorize_item(colorizer, item, options, photo))
+                    continue
+                if handled and cancelled():
+                    return
+                handled += 1
+                finish(item, *colorize_item(colorizer, item, options, photo))
             try:
                 prepared: list[Prepared | None] = list(colorizer.prepare_many([photo.pixels for _, photo in ready]))
             except Exception:  # each photo then runs alone, and a failure names its own file
-                log.warning("a stacked run of %d photos failed; running them one by one", len(ready), exc_info=True)
+                if len(ready) > 1:
+                    log.warning("a stacked run of %d photos failed; running them one by one", len(ready), exc_info=True)
                 prepared = [None] * len(ready)
             for (item, photo), pr in zip(ready, prepared):
-                if cancelled():
+                if handled and cancelled():
                     return
+                handled += 1
                 finish(item, *colorize_item(colorizer, item, options, photo, pr))

@@ -38,9 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="run on a Ray cluster: without ADDRESS a local instance, else e.g. ray://head:10001 (needs rehue[cluster])")
     p.add_argument("--ray-workers", type=int, default=None, help="Ray workers, one model each (default: one per CPU of the cluster)")
     p.add_argument("--ray-gpus", type=float, default=0.0, help="GPUs per Ray worker (e.g. 1 or 0.5) on nodes with GPUs")
-    p.add_argument("--jobs", type=int, default=1, help="photos processed at once (2 helps on 4+ cores)")
+    p.add_argument("--jobs", type=int, default=1, help="photos processed at once (2 was about 20 %% faster on 2 cores)")
     p.add_argument("--photos-per-run", type=int, default=None, metavar="N",
-                   help="photos stacked into one model run, read a group ahead (default: 8 on a GPU, 1 on the CPU; 4 is faster on a CPU when memory allows)")
+                   help="photos stacked into one model run, the next group read ahead (default: 8 on a GPU, 1 on the CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--version", action="version", version=f"rehue {__version__}")
     args = p.parse_args(argv)

@@ -134,6 +134,16 @@ def denormalise_ab(ab_norm: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- ab bins
 
 
+def anneal(log_p: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_T) -> np.ndarray:
+    """The annealed mean softmax(log p / T) · bins: (Q, n) log-probabilities (any additive constant
+    per cell; overwritten, to spare a copy) -> (n, 2) Lab chroma. The decoder graph does this in
+    torch; the engine needs it in numpy to clean the automatic chroma and to fuse hints."""
+    log_p -= log_p.max(axis=0, keepdims=True)
+    log_p *= np.float32(1.0 / anneal_t)
+    np.exp(log_p, out=log_p)
+    return np.einsum("qc,qn->nc", bins.astype(np.float32), log_p) / log_p.sum(axis=0)[:, None]  # einsum: no BLAS threads
+
+
 def annealed_mean(probs: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_T, mute_gain: float = 0.0) -> np.ndarray:
     """The decoder graph's own decoding, in numpy: (Q, h, w) probabilities over ``bins`` (Q, 2) ->
     (h, w, 2) Lab chroma per cell, muted where unsure (see ANNEAL_T). The graph outputs this
@@ -142,14 +152,11 @@ def annealed_mean(probs: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_
     flat = probs.reshape(q, -1)
     log_p = np.maximum(flat, np.float32(1e-12))
     np.log(log_p, out=log_p)
-    z = log_p - log_p.max(axis=0, keepdims=True)  # in place from here: a few ms per photo matter in a batch
-    z *= np.float32(1.0 / anneal_t)
-    np.exp(z, out=z)
-    ab = (bins.astype(np.float32).T @ z) / z.sum(axis=0)  # (2, h·w)
+    ab = anneal(log_p.copy() if mute_gain else log_p, bins, anneal_t)  # (h·w, 2)
     if mute_gain:
         entropy = -np.einsum("qn,qn->n", flat, log_p) / np.float32(np.log(q))
-        ab *= np.clip(1.0 - mute_gain * np.maximum(entropy - MUTE_FROM, 0.0), 0.0, 1.0)
-    return np.ascontiguousarray(ab.reshape(2, h, w).transpose(1, 2, 0), dtype=np.float32)
+        ab *= np.clip(1.0 - mute_gain * np.maximum(entropy - MUTE_FROM, 0.0), 0.0, 1.0)[:, None]
+    return np.ascontiguousarray(ab.reshape(h, w, 2), dtype=np.float32)
 
 
 def _in_gamut_ab_cells() -> np.ndarray:

@@ -255,8 +255,11 @@ class Colorizer:
 
     def prepare(self, pixels: np.ndarray, working_size: int | None = None) -> Prepared:
         """(H, W) or (H, W, 3) uint8/uint16 photo -> its working-resolution L and encoder features."""
-        small = photo_io.reduce(pixels, working_size or self.working_size)
-        return self.prepare_l(recombine.lightness(np.ascontiguousarray(small)), (pixels.shape[1], pixels.shape[0]))
+        return self.prepare_l(self._working_l(pixels, working_size), (pixels.shape[1], pixels.shape[0]))
+
+    def _working_l(self, pixels: np.ndarray, working_size: int | None = None) -> np.ndarray:
+        """The photo's L in [0, 100] at the working resolution (long side <= working_size)."""
+        return recombine.lightness(np.ascontiguousarray(photo_io.reduce(pixels, working_size or self.working_size)))
 
     def prepare_l(self, l_work: np.ndarray, full_size: tuple[int, int] | None = None) -> Prepared:
         """Run the encoder on a working-resolution L (h, w) in [0, 100]."""
@@ -268,7 +271,7 @@ class Colorizer:
         """``prepare`` for several photos, with their automatic chroma decoded too (``predict``
         without hints then costs nothing): photos whose padded working sizes match share one run of
         each part, ``photos_per_run`` at a time. The answers are the one-photo answers."""
-        l_works = [recombine.lightness(np.ascontiguousarray(photo_io.reduce(p, self.working_size))) for p in pixels]
+        l_works = [self._working_l(p) for p in pixels]
         feeds = [{contract.INPUT_L: _encoder_input(l_work)} for l_work in l_works]
         features = self._run_stacked("encoder", list(contract.ENCODER_OUTPUTS), feeds)
         prepared = [Prepared(l_work, (p.shape[1], p.shape[0]), f) for l_work, p, f in zip(l_works, pixels, features)]

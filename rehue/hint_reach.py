@@ -137,11 +137,7 @@ def fuse(probs: np.ndarray, weights_cells: np.ndarray, hints: Sequence[Hint], bi
     log_post = np.log(np.maximum(p, 1e-8))
     log_post -= (b**2).sum(1)[:, None] * t[None]
     log_post += 2 * np.einsum("qc,cn->qn", b, pull)
-    log_post -= log_post.max(axis=0, keepdims=True)
-    log_post *= np.float32(1.0 / temperature)
-    ea = np.exp(log_post)
-    ab = np.einsum("qc,qn->nc", b, ea) / ea.sum(axis=0)[:, None]
-    out.reshape(-1, 2)[idx] = ab
+    out.reshape(-1, 2)[idx] = contract.anneal(log_post, b, temperature)
     return out
 
 

@@ -307,3 +307,13 @@ def test_despeckle_removes_specks_and_keeps_regions():
     assert np.abs(out[:, :30] - blue).max() < 1e-4  # untouched where nothing changed
     tiny = np.full((10, 12, 2), 7.0, np.float32)
     assert despeckle(tiny, tiny[::4, ::4]) is tiny  # fewer cells than the window: left alone
+
+
+def test_numpy_decoding_is_the_graphs(colorizer: Colorizer):
+    """contract.annealed_mean (what despeckling and hint fusion decode with) is the decoder graph's
+    own decoding: upsampled as the graph upsamples, it gives the graph's ab inside the photo."""
+    prepared = colorizer.prepare(gray_scene(240, 320))
+    raw = colorizer.predict_planes(prepared, *contract.encode_hints((), 240, 320))
+    cells = contract.annealed_mean(raw.probs, colorizer.bins, colorizer.metadata["anneal_t"], colorizer.metadata["mute_gain"])
+    up = cv2.resize(cells, (320, 240), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(up - raw.ab)[4:-4, 4:-4].max() < 1e-3
