@@ -28,6 +28,7 @@ from rehue import contract
 # Lite0 block indices whose outputs feed the decoder, by stride.
 _TAPS = {2: 4, 4: 8, 10: 16, 15: 32}
 FEATURE_CHANNELS = {4: 24, 8: 40, 16: 112, 32: 320}
+_STRIDE8_TAP = next(i for i, stride in _TAPS.items() if stride == 8)
 
 
 def _load_lite0(pretrained: bool) -> nn.Module:
@@ -86,6 +87,20 @@ class Encoder(nn.Module):
             if i in _TAPS:
                 feats.append(x)
         return tuple(feats)
+
+    def tail_blocks(self) -> nn.ModuleList:
+        """The blocks after the stride-8 tap: what a ``tail`` training stage adapts to colour while
+        the earlier blocks (most of the encoder's compute) stay as pretrained, their output cached."""
+        return self.blocks[_STRIDE8_TAP + 1:]
+
+    def forward_tail(self, f8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stride-8 features -> the stride-16 and stride-32 features (as ``forward`` computes them)."""
+        x, feats = f8, []
+        for i in range(_STRIDE8_TAP + 1, len(self.blocks)):
+            x = self.blocks[i](x, drop_connect_rate=None)
+            if i in _TAPS:
+                feats.append(x)
+        return feats[0], feats[1]
 
     def classify(self, l_norm: torch.Tensor) -> torch.Tensor:
         """ImageNet logits from the pretrained head: only for checking the encoder as built."""

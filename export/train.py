@@ -47,7 +47,9 @@ log = logging.getLogger("rehue.train")
 PREFLIGHT_MIN_TOP1 = 0.5  # gray-input top-1 of the encoder as built is about 0.73; broken ones score ~0.01
 
 
-KINDS = ("frozen", "cached", "finetune", "full")
+# frozen: encoder fixed; cached: fixed, its features computed once; tail: cached up to stride 8, the
+# blocks after it trained at the encoder rate; finetune: end to end, encoder at the encoder rate; full: all alike.
+KINDS = ("frozen", "cached", "tail", "finetune", "full")
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def loss_fn(model: ColorizerNet, batch: dict[str, torch.Tensor], class_w: torch.Tensor, huber_weight: float,
             frozen_encoder: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Rebalanced CE at 1/4 resolution + Huber on the full-resolution annealed mean."""
-    if "f4" in batch:  # a cached stage: the encoder's output is part of the batch
+    if "f4" in batch and not frozen_encoder:  # a tail stage: strides 16 and 32 recomputed from the cached stride 8
+        feats = (batch["f4"], batch["f8"], *model.encoder.forward_tail(batch["f8"]))
+    elif "f4" in batch:  # a cached stage: the encoder's output is part of the batch
         feats = (batch["f4"], batch["f8"], batch["f16"], batch["f32"])
     elif frozen_encoder:
         with torch.no_grad():
@@ -368,20 +372,23 @@ def main(argv: list[str] | None = None) -> int:
         stage = args.plan[stage_idx]
         frozen = stage.kind in ("frozen", "cached")
         pool = train
-        if stage.kind in ("finetune", "cached") and stage.size >= 224:
+        if stage.kind in ("finetune", "cached", "tail") and stage.size >= 224:
             pool = train.subset(train.short_sides() >= args.finetune_min_side)
         probs = data.sampling_weights(pool.sources)
         log.info("stage %d %s at %d px on %d photos %s", stage_idx, stage.kind, stage.size, len(pool.images),
                  {s: round(float(probs[pool.sources == s].sum()), 3) for s in sorted(set(pool.sources.tolist()))})
-        model.encoder.requires_grad_(not frozen)
+        tail = stage.kind == "tail"
+        model.encoder.requires_grad_(not frozen and not tail)
         model.encoder.head.requires_grad_(False)
-        enc_params = [p for n, p in model.encoder.named_parameters() if ".head." not in f".{n}" and not n.startswith("head.")]
+        if tail:
+            model.encoder.tail_blocks().requires_grad_(True)
+        enc_params = [p for p in model.encoder.parameters() if p.requires_grad]
         groups = [{"params": list(model.decoder.parameters()), "mult": 1.0}]
         if not frozen:
             groups.append({"params": enc_params, "mult": 1.0 if stage.kind == "full" else args.encoder_lr_mult})
         opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=1e-4)
         stage_seed = args.seed * 1000 + stage_idx * 100 + step % 97
-        if stage.kind == "cached":
+        if stage.kind in ("cached", "tail"):
             n_crops = int(args.cache_crops * min(1.0, (160 / stage.size) ** 2))  # the same memory at any size
             cache = build_feature_cache(model.encoder, pool, probs, stage.size, n_crops, args.seed * 1000 + stage_idx,
                                         args.out / f"features-{stage_idx}-{stage.size}")
@@ -400,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             for g in opt.param_groups:
                 g["lr"] = learning_rate(args.lr, prog) * g["mult"]
             model.train()
-            if frozen:
+            if frozen or tail:  # a tail stage keeps the pretrained batch statistics: the prior's, not a batch's
                 model.encoder.eval()
             b = to_device(batch, args.device, cuda)
             with torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=use_bf16):

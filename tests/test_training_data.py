@@ -125,3 +125,34 @@ def test_evaluation_scores_a_photo_the_same_in_any_order():
     backward = {r["name"]: r["hints_psnr"] for r in evaluate(colorizer, photos[::-1])["per_image"]}
     assert forward == backward
     assert forward[photos[0][0]]["10"] != forward[photos[0][0]]["0"]  # the hints did reach the model
+
+
+def test_tail_stage_recomputes_strides_16_and_32_from_the_cached_stride_8():
+    """A ``tail`` stage trains on cached stride-4/8 features: the blocks after them must give what
+    the whole encoder gives, and a step must move only those blocks (the cached ones stay valid)."""
+    torch = pytest.importorskip("torch")
+    from export import train
+    from export.model import seeded_model
+
+    model = seeded_model(0).eval()
+    l_norm = torch.rand(2, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        f4, f8, f16, f32 = model.encoder(l_norm)
+        t16, t32 = model.encoder.forward_tail(f8)
+    assert torch.allclose(t16, f16, atol=1e-5) and torch.allclose(t32, f32, atol=1e-5)
+
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    tail = {id(p) for p in model.encoder.tail_blocks().parameters()}
+    model.encoder.requires_grad_(False)
+    model.encoder.tail_blocks().requires_grad_(True)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    ab = torch.rand(2, 2, 64, 96) * 0.4 - 0.2
+    batch = {"f4": f4, "f8": f8, "f16": f16, "f32": f32, "ab": ab,
+             "hint_ab": torch.zeros_like(ab), "hint_mask": torch.zeros(2, 1, 64, 96)}
+    class_w = torch.ones(len(train.contract.AB_BINS))
+    loss, _ = train.loss_fn(model, batch, class_w, 5.0, frozen_encoder=False)
+    loss.backward()
+    opt.step()
+    moved = {n for n, v in model.encoder.state_dict().items() if not torch.equal(v, before[n])}
+    tail_names = {n for n, p in model.encoder.named_parameters() if id(p) in tail}
+    assert moved and moved <= tail_names
