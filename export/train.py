@@ -8,6 +8,9 @@ A plan is a list of stages, each ``KIND:SIZE:LENGTH`` (``--plan frozen:160:8m,fi
 - ``cached``: the same, for CPUs: the encoder's features of ``--cache-crops`` random crops are
   computed once (and kept in the run folder), then the decoder trains on them with fresh simulated
   hints each time (decoder-only with bf16 is several times faster than the whole network).
+- ``tail``: ``cached`` up to stride 8; the encoder's blocks after it (strides 16 and 32) learn at
+  ``--encoder-lr-mult`` of the decoder's rate from the cached stride-8 features, batch statistics
+  kept: the encoder's fine-tune at a CPU's cost (the early blocks are most of its compute).
 - ``finetune``: everything learns, the encoder at ``--encoder-lr-mult`` of the decoder's rate,
   on photos at least ``--finetune-min-side`` px on their short side: the app's scale.
 - ``full``: everything at one learning rate.
@@ -47,8 +50,6 @@ log = logging.getLogger("rehue.train")
 PREFLIGHT_MIN_TOP1 = 0.5  # gray-input top-1 of the encoder as built is about 0.73; broken ones score ~0.01
 
 
-# frozen: encoder fixed; cached: fixed, its features computed once; tail: cached up to stride 8, the
-# blocks after it trained at the encoder rate; finetune: end to end, encoder at the encoder rate; full: all alike.
 KINDS = ("frozen", "cached", "tail", "finetune", "full")
 
 
