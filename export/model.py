@@ -79,11 +79,15 @@ class Encoder(nn.Module):
 
     def forward(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self.act(self.stem_bn(self.stem(self.stem_pad(l_to_encoder_input(l_norm)))))
+        return self._blocks_from(x, 0)
+
+    def _blocks_from(self, x: torch.Tensor, first: int) -> tuple[torch.Tensor, ...]:
+        """Run the blocks from index ``first`` on; the outputs at the taps after it, by stride."""
         feats = []
         n = len(self.blocks)
-        for i, block in enumerate(self.blocks):
+        for i in range(first, n):
             rate = self.drop_connect * i / n if self.training and self.drop_connect else None
-            x = block(x, drop_connect_rate=rate)
+            x = self.blocks[i](x, drop_connect_rate=rate)
             if i in _TAPS:
                 feats.append(x)
         return tuple(feats)
@@ -95,12 +99,8 @@ class Encoder(nn.Module):
 
     def forward_tail(self, f8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stride-8 features -> the stride-16 and stride-32 features (as ``forward`` computes them)."""
-        x, feats = f8, []
-        for i in range(_STRIDE8_TAP + 1, len(self.blocks)):
-            x = self.blocks[i](x, drop_connect_rate=None)
-            if i in _TAPS:
-                feats.append(x)
-        return feats[0], feats[1]
+        f16, f32 = self._blocks_from(f8, _STRIDE8_TAP + 1)
+        return f16, f32
 
     def classify(self, l_norm: torch.Tensor) -> torch.Tensor:
         """ImageNet logits from the pretrained head: only for checking the encoder as built."""

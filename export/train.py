@@ -113,10 +113,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def loss_fn(model: ColorizerNet, batch: dict[str, torch.Tensor], class_w: torch.Tensor, huber_weight: float,
             frozen_encoder: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Rebalanced CE at 1/4 resolution + Huber on the full-resolution annealed mean."""
-    if "f4" in batch and not frozen_encoder:  # a tail stage: strides 16 and 32 recomputed from the cached stride 8
-        feats = (batch["f4"], batch["f8"], *model.encoder.forward_tail(batch["f8"]))
-    elif "f4" in batch:  # a cached stage: the encoder's output is part of the batch
+    if "f16" in batch:  # a cached stage: the encoder's output is part of the batch
         feats = (batch["f4"], batch["f8"], batch["f16"], batch["f32"])
+    elif "f8" in batch:  # a tail stage: strides 16 and 32 computed from the cached stride 8
+        feats = (batch["f4"], batch["f8"], *model.encoder.forward_tail(batch["f8"]))
     elif frozen_encoder:
         with torch.no_grad():
             feats = model.encoder(batch["L"])
@@ -215,13 +215,13 @@ def build_feature_cache(encoder: torch.nn.Module, photos: data.PhotoSet, probs: 
     return out
 
 
-def cached_batches(cache: dict[str, np.ndarray], batch: int, p_none: float, seed: int):
-    """Endless batches of cached features with freshly simulated hints."""
+def cached_batches(cache: dict[str, np.ndarray], batch: int, p_none: float, seed: int, features: tuple[str, ...] = FEATURES):
+    """Endless batches of the cached ``features`` with freshly simulated hints."""
     rng = np.random.default_rng(seed)
     n = len(cache["ab"])
     while True:
         idx = np.sort(rng.choice(n, batch, replace=False))
-        out = {k: torch.from_numpy(np.asarray(cache[k][idx])) for k in (*FEATURES, "ab")}
+        out = {k: torch.from_numpy(np.asarray(cache[k][idx])) for k in (*features, "ab")}
         hints = [data.simulate_hints(ab.astype(np.float32), rng, p_none) for ab in out["ab"].numpy()]
         out["hint_ab"] = torch.from_numpy(np.stack([h[0] for h in hints]))
         out["hint_mask"] = torch.from_numpy(np.stack([h[1] for h in hints]))
@@ -393,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             n_crops = int(args.cache_crops * min(1.0, (160 / stage.size) ** 2))  # the same memory at any size
             cache = build_feature_cache(model.encoder, pool, probs, stage.size, n_crops, args.seed * 1000 + stage_idx,
                                         args.out / f"features-{stage_idx}-{stage.size}")
-            loader = cached_batches(cache, args.batch, args.p_none, stage_seed)
+            # A tail stage reads only what it does not recompute.
+            loader = cached_batches(cache, args.batch, args.p_none, stage_seed, FEATURES[:2] if tail else FEATURES)
         else:
             loader = torch.utils.data.DataLoader(
                 Crops(pool, probs, stage.size, args.p_none, seed=stage_seed),

@@ -452,6 +452,17 @@ def _run_in_groups(items: list[BatchItem], colorizer: Colorizer, options: BatchO
     def cancelled() -> bool:
         return cancel is not None and cancel.is_set()
 
+    started = 0  # photos of the current group begun
+
+    def may_start() -> bool:
+        """Cancel is checked before each photo but the group's first, which the check before the
+        group let start (a group of one is then exactly "finish the photo in progress, then stop")."""
+        nonlocal started
+        if started and cancelled():
+            return False
+        started += 1
+        return True
+
     with ThreadPoolExecutor(2) as reader:
         ahead = [reader.submit(photo_io.read_photo, item.src) for item in groups[0]]
         for k, group in enumerate(groups):
@@ -460,25 +471,21 @@ def _run_in_groups(items: list[BatchItem], colorizer: Colorizer, options: BatchO
             current = ahead
             if k + 1 < len(groups):
                 ahead = [reader.submit(photo_io.read_photo, item.src) for item in groups[k + 1]]
-            # Cancel is checked before each photo but the group's first, which the check above let
-            # start (a group of one is then exactly "finish the photo in progress, then stop").
-            handled = 0
+            started = 0
             ready: list[tuple[BatchItem, photo_io.Photo]] = []
             for item, pending in zip(group, current):
                 try:
                     photo = pending.result()
                 except photo_io.PhotoError as exc:
-                    if handled and cancelled():
+                    if not may_start():
                         return
-                    handled += 1
                     finish(item, "failed", str(exc))
                     continue
                 if wants_colour(photo, options):
                     ready.append((item, photo))
                     continue
-                if handled and cancelled():
+                if not may_start():
                     return
-                handled += 1
                 finish(item, *colorize_item(colorizer, item, options, photo))
             try:
                 prepared: list[Prepared | None] = list(colorizer.prepare_many([photo.pixels for _, photo in ready]))
@@ -487,7 +494,6 @@ def _run_in_groups(items: list[BatchItem], colorizer: Colorizer, options: BatchO
                     log.warning("a stacked run of %d photos failed; running them one by one", len(ready), exc_info=True)
                 prepared = [None] * len(ready)
             for (item, photo), pr in zip(ready, prepared):
-                if handled and cancelled():
+                if not may_start():
                     return
-                handled += 1
                 finish(item, *colorize_item(colorizer, item, options, photo, pr))

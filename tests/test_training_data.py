@@ -147,7 +147,7 @@ def test_tail_stage_recomputes_strides_16_and_32_from_the_cached_stride_8():
     model.encoder.tail_blocks().requires_grad_(True)
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
     ab = torch.rand(2, 2, 64, 96) * 0.4 - 0.2
-    batch = {"f4": f4, "f8": f8, "f16": f16, "f32": f32, "ab": ab,
+    batch = {"f4": f4, "f8": f8, "ab": ab,  # what a tail stage reads from the cache
              "hint_ab": torch.zeros_like(ab), "hint_mask": torch.zeros(2, 1, 64, 96)}
     class_w = torch.ones(len(train.contract.AB_BINS))
     loss, _ = train.loss_fn(model, batch, class_w, 5.0, frozen_encoder=False)
