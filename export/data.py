@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,11 +125,12 @@ def _decode_for_training(item: tuple[str, bytes, int]) -> tuple[str, np.ndarray 
     return name, fit_long_side(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side), ""
 
 
-def load_photo_set(root: Path, max_side: int = 320, workers: int = 1, limit: int | None = None) -> PhotoSet:
-    """Decode every photo under ``root`` (shards or folders), leaving out unreadable ones, BSD100
-    copies and grayscale photos (about 2 % of UTKFace and the ImageNet sample: they would teach
-    "no colour")."""
-    items = ((n, d, max_side) for n, d in iter_photos(root))
+def load_photo_set(roots: Path | Sequence[Path], max_side: int = 320, workers: int = 1, limit: int | None = None) -> PhotoSet:
+    """Decode every photo under ``roots`` (shards or folders: ``../shared/data`` and the extra
+    photos built beside it), leaving out unreadable ones, BSD100 copies and grayscale photos
+    (about 2 % of UTKFace and the ImageNet sample: they would teach "no colour")."""
+    roots = [roots] if isinstance(roots, Path) else list(roots)
+    items = ((n, d, max_side) for root in roots for n, d in iter_photos(root))
     if workers > 1:
         import multiprocessing as mp
 
@@ -150,7 +151,7 @@ def load_photo_set(root: Path, max_side: int = 320, workers: int = 1, limit: int
         sources.append(source_of(name))
         if limit and len(images) >= limit:
             break
-    log.info("loaded %d photos from %s (left out: %s)", len(images), root, left_out)
+    log.info("loaded %d photos from %s (left out: %s)", len(images), ", ".join(map(str, roots)), left_out)
     return PhotoSet(images, np.array(names), np.array(sources))
 
 
@@ -158,10 +159,15 @@ def load_photo_set(root: Path, max_side: int = 320, workers: int = 1, limit: int
 
 
 # Sampling shares per source; sources not named share DEFAULT_SHARE each. People at the app's
-# scale matter most; faces keep portraits right; the scene sets carry sky, foliage, buildings.
-SOURCE_WEIGHTS = {"people": 0.34, "utkface": 0.18, "imagenet-sample": 0.14, "bsds500": 0.08,
-                  "urban-sunhays-bsd100": 0.08}
-DEFAULT_SHARE = 0.06
+# scale and rooms matter most (the held-out sets where model 2 did harm), so the 5,467 clothes
+# photos do not drown them; faces keep portraits right; the scene sets carry sky, foliage, buildings.
+SOURCE_WEIGHTS = {
+    "people": 0.16, "pedestrian_streets": 0.06, "pixabay_portraits": 0.05, "utkface": 0.08,  # people
+    "houses": 0.14, "clothing": 0.09,  # rooms, homes, fabrics
+    "imagenet_det200": 0.10, "imagenet-sample": 0.08, "imagenette_train_224": 0.07,  # everyday scenes and objects
+    "bsds500": 0.06, "urban-sunhays-bsd100": 0.05, "camvid": 0.03,  # landscapes, cities, streets
+}
+DEFAULT_SHARE = 0.03
 
 
 def sampling_weights(sources: np.ndarray, weights: dict[str, float] | None = None) -> np.ndarray:
@@ -191,24 +197,94 @@ def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator, scale: tup
     return cv2.resize(np.ascontiguousarray(patch), (size, size), interpolation=interp)
 
 
-def simulate_hints(ab_norm: np.ndarray, rng: np.random.Generator, p_none: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Zhang et al. 2017's simulated user: a geometric number of square patches placed around the
-    centre, each given the mean true colour of its patch; often none, so automatic mode is
-    learned too. The patches are drawn by ``contract.encode_hints``, the app's own rasteriser.
+HINT_MAX_RADIUS = 4  # patches of 1 to 9 px (Zhang et al. 2017)
+RECOLOUR_SHARE = 0.3  # of hinted examples: one object recoloured, its hints of the new colour
+OBJECT_TOLERANCE = 12.0  # Lab units: an object is the connected region of similar colour (rehue-eval's locality protocol)
+
+
+def simulate_hints(ab_norm: np.ndarray, rng: np.random.Generator, p_none: float = 0.25,
+                   l_norm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Zhang et al. 2017's simulated user: a geometric number of square patches (1–9 px), half
+    placed around the centre and half anywhere, each given the mean true colour of its patch;
+    sometimes none, so automatic mode is learned too. The patches are drawn by
+    ``contract.encode_hints``, the app's own rasteriser.
+
+    With ``l_norm`` (the crop's L), a share of hinted examples also get a hint of a colour the
+    network would not guess: one object (``object_mask``) is recoloured in ``ab_norm`` *in place*
+    (a random hue turn, and some chroma), and one to three of the hints sit on it with its new
+    colour; the target follows, so the network learns to carry a hint along its object and no further.
 
     ``ab_norm``: (2, H, W) float32. Returns hint_ab (2, H, W) and hint_mask (1, H, W).
     """
     _, h, w = ab_norm.shape
     hints = []
-    if rng.random() >= p_none:
-        n = min(int(rng.geometric(1 / 8)), 60)
-        for _ in range(n):
-            r = int(rng.integers(0, 4))  # patch side 1, 3, 5 or 7, as Hint.radius encodes it
+    if rng.random() < p_none:
+        return contract.encode_hints(hints, h, w)
+    if l_norm is not None and rng.random() < RECOLOUR_SHARE:
+        obj = object_mask(l_norm, ab_norm, rng)
+        if obj is not None:
+            recolour(ab_norm, obj, rng)
+            ys, xs = np.nonzero(obj)
+            for _ in range(int(rng.integers(1, 4))):
+                j = int(rng.integers(len(ys)))
+                hints.append(_patch_hint(ab_norm, int(ys[j]), int(xs[j]), int(rng.integers(0, HINT_MAX_RADIUS + 1)), obj))
+    n = min(int(rng.geometric(1 / 8)), 60) if not hints or rng.random() < 0.5 else 0
+    for _ in range(n):
+        r = int(rng.integers(0, HINT_MAX_RADIUS + 1))
+        if rng.random() < 0.5:
             cy = int(np.clip(rng.normal(h / 2, h / 4), 0, h - 1))
             cx = int(np.clip(rng.normal(w / 2, w / 4), 0, w - 1))
-            a, b = ab_norm[:, max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1].mean(axis=(1, 2)) * contract.AB_SCALE
-            hints.append(contract.Hint((cx + 0.5) / w, (cy + 0.5) / h, float(a), float(b), r))
-    return contract.encode_hints(hints, h, w)
+        else:
+            cy, cx = int(rng.integers(h)), int(rng.integers(w))
+        hints.append(_patch_hint(ab_norm, cy, cx, r))
+    return contract.encode_hints(hints[::-1], h, w)  # the object's hints drawn last: on top
+
+
+def _patch_hint(ab_norm: np.ndarray, cy: int, cx: int, r: int, within: np.ndarray | None = None) -> contract.Hint:
+    """A hint of the mean true colour of the (2r+1)² patch at (cy, cx) (of its pixels in ``within``)."""
+    _, h, w = ab_norm.shape
+    sl = (slice(max(0, cy - r), cy + r + 1), slice(max(0, cx - r), cx + r + 1))
+    patch = ab_norm[:, sl[0], sl[1]].reshape(2, -1)
+    if within is not None:
+        patch = patch[:, within[sl].ravel()]
+    a, b = patch.mean(axis=1) * contract.AB_SCALE
+    return contract.Hint((cx + 0.5) / w, (cy + 0.5) / h, float(a), float(b), r)
+
+
+def object_mask(l_norm: np.ndarray, ab_norm: np.ndarray, rng: np.random.Generator, tries: int = 4,
+                share: tuple[float, float] = (0.01, 0.45)) -> np.ndarray | None:
+    """(H, W) bool: the connected region of similar Lab colour around a random pixel, found at
+    1/4 resolution (cheap) and taken back to full size; None when no try gives an object of a
+    sensible size (not a speck, not the whole crop)."""
+    _, h, w = ab_norm.shape
+    lab = np.dstack([l_norm[0] * contract.L_SCALE + contract.L_CENTER, *(ab_norm * contract.AB_SCALE)]).astype(np.float32)
+    small = cv2.resize(lab, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    tol = (OBJECT_TOLERANCE,) * 3
+    for _ in range(tries):
+        seed = (int(rng.integers(sw)), int(rng.integers(sh)))
+        mask = np.zeros((sh + 2, sw + 2), np.uint8)
+        cv2.floodFill(small.copy(), mask, seed, (0, 0, 0), tol, tol, 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+        region = mask[1:-1, 1:-1]
+        if share[0] <= region.mean() <= share[1]:
+            return cv2.resize(region, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return None
+
+
+def recolour(ab_norm: np.ndarray, obj: np.ndarray, rng: np.random.Generator) -> None:
+    """Turn the chroma of ``obj`` by a random hue angle (a dull object gets a new flat colour), in
+    place: a colour the network would not have guessed there, as a user's hint often is."""
+    a, b = ab_norm[0][obj], ab_norm[1][obj]
+    mean_chroma = float(np.hypot(a, b).mean()) * contract.AB_SCALE
+    target = rng.uniform(15.0, 50.0)
+    theta = rng.uniform(0.0, 2 * np.pi)
+    c, s = np.cos(theta), np.sin(theta)
+    if mean_chroma < 5.0:  # no hue to turn
+        ab_norm[0][obj], ab_norm[1][obj] = c * target / contract.AB_SCALE, s * target / contract.AB_SCALE
+        return
+    boost = max(1.0, target / mean_chroma)
+    ab_norm[0][obj] = np.clip((c * a - s * b) * boost, -1.0, 1.0)
+    ab_norm[1][obj] = np.clip((s * a + c * b) * boost, -1.0, 1.0)
 
 
 def lab_planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -219,15 +295,15 @@ def lab_planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return l_norm, np.ascontiguousarray(ab)
 
 
-def make_sample(rgb: np.ndarray, size: int, rng: np.random.Generator, p_none: float = 0.5,
+def make_sample(rgb: np.ndarray, size: int, rng: np.random.Generator, p_none: float = 0.25,
                 scale: tuple[float, float] = (0.55, 1.0)) -> dict[str, np.ndarray]:
     """One training example: L, hint_ab, hint_mask (the model's inputs) and the true ab."""
     l_norm, ab = lab_planes(random_crop(rgb, size, rng, scale))
-    hint_ab, hint_mask = simulate_hints(ab, rng, p_none)
+    hint_ab, hint_mask = simulate_hints(ab, rng, p_none, l_norm)
     return {"L": l_norm, "ab": ab, "hint_ab": hint_ab, "hint_mask": hint_mask}
 
 
-def make_batch(photos: PhotoSet, idx: np.ndarray, size: int, rng: np.random.Generator, p_none: float = 0.5,
+def make_batch(photos: PhotoSet, idx: np.ndarray, size: int, rng: np.random.Generator, p_none: float = 0.25,
                scale: tuple[float, float] = (0.55, 1.0)) -> dict[str, np.ndarray]:
     """A batch of make_sample examples, stacked."""
     samples = [make_sample(photos.images[i], size, rng, p_none, scale) for i in idx]

@@ -125,29 +125,86 @@ def pooled_hints(hint_ab: torch.Tensor, hint_mask: torch.Tensor, k: int) -> torc
     return torch.cat([ab, (cover * (k * k / 4.0)).clamp(max=1.0)], 1)
 
 
+GLOBAL_CHANNELS = 1280  # the width of Lite0's ImageNet head: what the global branch starts from
+GLOBAL_WIDTH = 256
+ATTENTION_HEADS = 4
+
+
+class GlobalContext(nn.Module):
+    """The whole photo in one vector (Iizuka et al. 2016): the pretrained encoder's own ImageNet
+    head (1×1 conv 320 -> 1280, BN, ReLU6) over the stride-32 features, averaged over the photo,
+    then a small MLP. What "this is a kitchen" is made of; every decoder stage adds a projection
+    of it. Initialised from the head's ImageNet weights (``ColorizerNet``), trained with the decoder."""
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(FEATURE_CHANNELS[32], GLOBAL_CHANNELS, 1, bias=False)
+        self.bn = nn.BatchNorm2d(GLOBAL_CHANNELS)
+        self.mlp = nn.Sequential(nn.Linear(GLOBAL_CHANNELS, GLOBAL_WIDTH), nn.ReLU(inplace=True))
+        self.to_stage = nn.ModuleList(nn.Linear(GLOBAL_WIDTH, w) for w in widths)
+
+    def forward(self, f32: torch.Tensor) -> list[torch.Tensor]:
+        """(N, 320, h, w) -> one (N, C_stage, 1, 1) term per stage."""
+        g = F.relu6(self.bn(self.conv(f32))).mean((2, 3))
+        g = self.mlp(g)
+        return [proj(g)[:, :, None, None] for proj in self.to_stage]
+
+
+class CellAttention(nn.Module):
+    """Every stride-16 cell attends to every other (one pre-norm transformer block): the reach of
+    the whole photo at 1/16 resolution. A hint pooled into a cell travels to the cells whose
+    features resemble it (the rest of its object), not to its neighbours by distance."""
+
+    def __init__(self, width: int, heads: int = ATTENTION_HEADS) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.GroupNorm(1, width)
+        self.qkv = nn.Conv2d(width, 3 * width, 1)
+        self.proj = nn.Conv2d(width, width, 1)
+        self.norm2 = nn.GroupNorm(1, width)
+        self.mlp = nn.Sequential(nn.Conv2d(width, 2 * width, 1), nn.GELU(), nn.Conv2d(2 * width, width, 1))
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        d = c // self.heads
+        q, k, v = self.qkv(self.norm1(x)).reshape(n, 3, self.heads, d, h * w).unbind(1)  # (N, heads, d, L)
+        att = torch.softmax(torch.matmul(q.transpose(2, 3), k) * (d ** -0.5), dim=-1)  # (N, heads, L, L)
+        y = torch.matmul(v, att.transpose(2, 3)).reshape(n, c, h, w)
+        x = x + self.proj(y)
+        return x + self.mlp(self.norm2(x))
+
+
 class Decoder(nn.Module):
     """(features, hint_ab, hint_mask) -> (ab, ab_probs); see rehue.contract for shapes and ranges.
 
-    Hints enter at every scale, pooled to that scale's cells, so one hint can colour a region at
-    1/32 resolution and keep its exact colour at 1/4. Kept light: it is what a hint edit re-runs.
+    Model 3: a global branch (the photo's gist, added at every stage), a residual 3×3 and cell
+    attention at strides 32 and 16 (reach over the whole photo instead of ±60 px), then the U-Net
+    up to 1/4 resolution. Hints enter at every scale, pooled to that scale's cells; there is no
+    shortcut from a hint to its own cell's logits, so the network must carry hints itself.
+    Kept light: it is what a hint edit re-runs.
     """
 
-    def __init__(self, width: int = 64) -> None:
+    WIDTHS = (192, 160, 96, 64)  # strides 32, 16, 8, 4
+
+    def __init__(self) -> None:
         super().__init__()
         c = FEATURE_CHANNELS
-        self.lat32 = _cbr(c[32] + 3, 128, 1)
-        self.up16 = _cbr(128 + c[16] + 3, 128)
-        self.up8 = _cbr(128 + c[8] + 3, 96)
-        self.up4 = _cbr(96 + c[4] + 3, width)
+        w32, w16, w8, w4 = self.WIDTHS
+        self.glob = GlobalContext(self.WIDTHS)
+        self.lat32 = _cbr(c[32] + 3, w32, 1)
+        self.ctx32 = _cbr(w32, w32)
+        self.up16 = _cbr(w32 + c[16] + 3, w16)
+        self.attn16 = CellAttention(w16)
+        self.up8 = _cbr(w16 + c[8] + 3, w8)
+        self.up4 = _cbr(w8 + c[4] + 3, w4)
         # A depthwise-separable refinement at 1/4 resolution: cheap where the cells are many.
         self.refine4 = nn.Sequential(
-            nn.Conv2d(width, width, 3, padding=1, groups=width, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+            nn.Conv2d(w4, w4, 3, padding=1, groups=w4, bias=False), nn.BatchNorm2d(w4), nn.ReLU(inplace=True),
+            nn.Conv2d(w4, w4, 1, bias=False), nn.BatchNorm2d(w4), nn.ReLU(inplace=True),
         )
-        q = len(contract.AB_BINS)
-        self.classifier = nn.Conv2d(width, q, 1)
-        # A direct hint prior on the logits: where a cell holds a hint, favour the bins near its colour.
-        self.hint_prior_gain = nn.Parameter(torch.tensor(1.0))
+        self.classifier = nn.Conv2d(w4, len(contract.AB_BINS), 1)
         self.register_buffer("ab_bins", torch.from_numpy(contract.AB_BINS / contract.AB_SCALE).float())
         # The annealed mean's temperature: a decoding choice, not a weight (rehue-export sets it
         # and writes it into the ONNX metadata; see rehue.contract.ANNEAL_T).
@@ -157,26 +214,15 @@ class Decoder(nn.Module):
     def forward_logits(self, feats: tuple[torch.Tensor, ...], hint_ab: torch.Tensor, hint_mask: torch.Tensor) -> torch.Tensor:
         """Logits over the ab bins at 1/4 resolution: (N, Q, H/4, W/4)."""
         f4, f8, f16, f32 = feats
-        h4 = pooled_hints(hint_ab, hint_mask, 4)
-        y = self.lat32(torch.cat([f32, pooled_hints(hint_ab, hint_mask, 32)], 1))
-        y = self.up16(torch.cat([_up2(y), f16, pooled_hints(hint_ab, hint_mask, 16)], 1))
-        y = self.up8(torch.cat([_up2(y), f8, pooled_hints(hint_ab, hint_mask, 8)], 1))
-        y = self.up4(torch.cat([_up2(y), f4, h4], 1))
+        g32, g16, g8, g4 = self.glob(f32)
+        y = self.lat32(torch.cat([f32, pooled_hints(hint_ab, hint_mask, 32)], 1)) + g32
+        y = y + self.ctx32(y)
+        y = self.up16(torch.cat([_up2(y), f16, pooled_hints(hint_ab, hint_mask, 16)], 1)) + g16
+        y = self.attn16(y)
+        y = self.up8(torch.cat([_up2(y), f8, pooled_hints(hint_ab, hint_mask, 8)], 1)) + g8
+        y = self.up4(torch.cat([_up2(y), f4, pooled_hints(hint_ab, hint_mask, 4)], 1)) + g4
         y = y + self.refine4(y)
-        logits = self.classifier(y)
-        return logits + self.hint_prior_gain * self._bin_affinity(h4)
-
-    def _bin_affinity(self, pooled: torch.Tensor) -> torch.Tensor:
-        """flag × −(distance from the hint colour to each bin)² / 2σ², σ = one bin: (N, Q, h, w).
-
-        Expanded as |ab|² − 2 ab·bin + |bin|² so the bins enter through one 1×1 convolution
-        (a broadcast over (N, Q, 2, h, w) cost 5 ms per preview in onnxruntime)."""
-        ab, flag = pooled[:, :2], pooled[:, 2:3]
-        bins = self.ab_bins  # (Q, 2)
-        cross = F.conv2d(ab, bins[:, :, None, None])  # (N, Q, h, w): ab · bin
-        d2 = (ab * ab).sum(1, keepdim=True) - 2 * cross + (bins * bins).sum(1)[None, :, None, None]
-        sigma = contract.AB_BIN_STEP / contract.AB_SCALE
-        return -flag * d2 / (2 * sigma * sigma)
+        return self.classifier(y)
 
     def decode(self, logits: torch.Tensor, full_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits -> (ab at full size, probabilities at 1/4 size); see rehue.contract.ANNEAL_T.
@@ -212,6 +258,9 @@ class ColorizerNet(nn.Module):
         super().__init__()
         self.encoder = Encoder(pretrained)
         self.decoder = Decoder()
+        # The global branch starts as the ImageNet head it is made of.
+        self.decoder.glob.conv.load_state_dict(self.encoder.head["conv"].state_dict())
+        self.decoder.glob.bn.load_state_dict(self.encoder.head["bn"].state_dict())
 
     def forward_logits(self, l_norm: torch.Tensor, hint_ab: torch.Tensor, hint_mask: torch.Tensor) -> torch.Tensor:
         return self.decoder.forward_logits(self.encoder(l_norm), hint_ab, hint_mask)
@@ -256,11 +305,12 @@ def load_checkpoint(path: Path, weights: str = "ema") -> tuple[ColorizerNet, dic
     """A trained network from a checkpoint written by rehue-train, in eval mode: its moving
     average of the weights (``ema``, when it has one) or its last weights (``live``)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model = ColorizerNet(pretrained=False)
+    encoder_from_wheel = ckpt.get("encoder") == "pretrained"  # a checkpoint of frozen-encoder stages leaves it out
+    model = ColorizerNet(pretrained=encoder_from_wheel)
     chosen = ckpt["ema"] if weights == "ema" and "ema" in ckpt else ckpt["model"]
     state = {k: v.float() if v.is_floating_point() else v for k, v in chosen.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or [m for m in missing if ".head." not in f".{m}"]:
+    if unexpected or [m for m in missing if ".head." not in f".{m}" and not (encoder_from_wheel and m.startswith("encoder."))]:
         raise ValueError(f"{path}: not a checkpoint of this network (missing {missing[:4]}, unexpected {unexpected[:4]})")
     model.eval()
     return model, ckpt

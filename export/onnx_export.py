@@ -63,7 +63,7 @@ def export_onnx(model: ColorizerNet, path: Path, metadata: dict) -> tuple[Path, 
     model.eval()
     enc_path, dec_path = contract.model_files(path)
     enc_path.parent.mkdir(parents=True, exist_ok=True)
-    l_norm, hint_ab, hint_mask = (torch.from_numpy(a) for a in example_inputs(1, 64, 64, hints=True))
+    l_norm, hint_ab, hint_mask = (torch.from_numpy(a) for a in example_inputs(2, 64, 96, hints=True))  # no size 1: torch.export specialises it
     n = torch.export.Dim("batch", min=1, max=64)
     hb = torch.export.Dim("h32", min=1, max=512)
     wb = torch.export.Dim("w32", min=1, max=512)

