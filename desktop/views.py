@@ -111,6 +111,10 @@ class ImageView(QGraphicsView):
         self.setBackgroundBrush(QColor("#2b2b2b"))
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(200, 150)
+        # QGraphicsView takes drags for its scene, whose items take none: a photo dropped on a pane
+        # was refused (issue 25). Off here, Qt hands the drag to the window, which opens it.
+        self.setAcceptDrops(False)
+        self.viewport().setAcceptDrops(False)
         self.placeholder = placeholder
         self.pixmap_item = QGraphicsPixmapItem()
         self.pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)

@@ -1,8 +1,8 @@
-"""The packaged bundle (slow: builds with PyInstaller, about 5 minutes on 2 cores).
+"""The packaged bundle (slow: builds with PyInstaller, a few minutes on 2 cores).
 
-Run with  ./run-tests.sh -m slow  (CI runs it when REHUE_CI_PACKAGING=1). Builds
-packaging/dist/rehue/ from this checkout, starts the built binary headless in batch mode on one
-photo, and checks the .desktop file and the .deb's contents.
+Run with  ./run-tests.sh -m slow  (CI runs it on every run: a packaging break must never land).
+Builds packaging/dist/rehue/ and the .deb from this checkout, starts the built binary headless in
+batch mode on one photo and as the app with its model, and checks the .desktop file and the .deb.
 """
 
 from __future__ import annotations
@@ -48,6 +48,15 @@ def test_bundle_colorizes_through_batch_entry(bundle: Path, tmp_path: Path):
     out = cv2.imread(str(tmp_path / "out" / "old.jpg"))
     assert out.shape == (300, 400, 3)
     assert abs(out[..., 0].astype(int) - out[..., 2]).mean() > 0.5
+
+
+def test_bundle_app_starts_with_its_model(bundle: Path, tmp_path: Path):
+    """The installed app's window loads the shipped model and its runtime ("No model" was issue 25:
+    ONNX Runtime, imported through importlib, was missing from the bundle)."""
+    r = subprocess.run([str(bundle), "--startup-check"], capture_output=True, text=True, timeout=120,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"})
+    assert r.returncode == 0, r.stderr
+    assert "started: rehue-colorizer" in r.stdout and "CPU" in r.stdout, r.stdout + r.stderr
 
 
 def test_desktop_entry_and_deb(bundle: Path, tmp_path: Path):
