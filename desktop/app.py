@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -18,12 +19,52 @@ from rehue.logsetup import setup_logging
 
 log = logging.getLogger(__name__)
 
+# What Qt's X11 plugin (xcb) needs beyond a desktop's usual libraries: Debian/Ubuntu package -> library.
+XCB_LIBRARIES = {
+    "libxcb-cursor0": "libxcb-cursor.so.0", "libxcb-icccm4": "libxcb-icccm.so.4", "libxcb-keysyms1": "libxcb-keysyms.so.1",
+    "libxkbcommon-x11-0": "libxkbcommon-x11.so.0", "libxcb-shape0": "libxcb-shape.so.0", "libxcb-randr0": "libxcb-randr.so.0",
+    "libxcb-render-util0": "libxcb-render-util.so.0", "libxcb-image0": "libxcb-image.so.0",
+}
+
+
+def _loads(library: str) -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL(library)
+        return True
+    except OSError:
+        return False
+
+
+def display_problem(env: dict[str, str] | None = None, loads=_loads, platform: str = sys.platform) -> str | None:
+    """Why the window cannot open here, in one line a person can act on; None when it can. Qt's
+    own text for these cases is a page about plugins that never says what to install (issue 25)."""
+    env = dict(os.environ if env is None else env)
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if not platform.startswith("linux") or (qpa and not qpa.startswith("xcb")):
+        return None  # Windows, macOS, Wayland, offscreen: Qt finds its own way
+    if not qpa and env.get("WAYLAND_DISPLAY"):
+        return None
+    if not env.get("DISPLAY"):
+        return ("Rehue needs a desktop to show its window, and there is none here (DISPLAY is not set). "
+                "Run it from your desktop session, or colorize without a window: rehue-batch PHOTOS -o OUTPUT")
+    missing = [pkg for pkg, lib in XCB_LIBRARIES.items() if not loads(lib)]
+    if missing:
+        return ("Rehue's window needs system libraries that are missing: " + ", ".join(missing)
+                + f". Install them (Debian/Ubuntu): sudo apt install {' '.join(missing)}")
+    return None
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     if "--version" in argv[1:]:
         print(f"rehue {__version__}")
         return 0
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     setup_logging(console_level=logging.WARNING)
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QIcon

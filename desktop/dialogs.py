@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -31,6 +32,11 @@ from rehue.logsetup import log_file
 from rehue.photo_io import SAVE_FORMATS
 from rehue.providers import cuda_problem, usable_choices
 
+RECOLOUR_LABEL = "Also recolour photos that already have colour"
+MARK_SETTING = "save/mark"  # say in a saved photo's metadata that Rehue colorized it (app and batch; on by default)
+MARK_LABEL = "Note in each saved photo that Rehue colorized it"
+MARK_TIP = ("Writes “Colorized by Rehue …” into the photo's EXIF (ImageHistory and Software), so archives can tell a "
+            "colorized photo from an original scan")
 FORMATS = [("Same as original", None), *((label, name) for name, (label, _) in SAVE_FORMATS.items())]
 
 
@@ -81,7 +87,14 @@ class BatchDialog(QDialog):
 
         self.input_row = _PathRow("Folder of photos to colorize")
         self.output_row = _PathRow("Folder for the colour photos")
-        self.output_row.edit.setText(settings.value("batch/output", "", str))
+        # The output follows the input ("<input> (colour)") until the person types or browses one;
+        # the last batch's output comes back only for the last batch's input.
+        self._output_is_suggested = True
+        self.output_row.edit.textEdited.connect(self._output_chosen)
+        self.input_row.changed.connect(self._suggest_output)
+        last_input = settings.value("batch/input", "", str)
+        if last_input and not inputs:
+            self.input_row.edit.setText(last_input)
         self.format_box = QComboBox()
         for label, value in FORMATS:
             self.format_box.addItem(label, value)
@@ -89,10 +102,13 @@ class BatchDialog(QDialog):
         self.strength = QDoubleSpinBox()
         self.strength.setRange(0.0, 2.0)
         self.strength.setSingleStep(0.1)
-        self.strength.setValue(float(settings.value("strength", 1.0)))
+        self.strength.setValue(float(settings.value("batch/strength", 1.0)))  # the batch's own, not the open photo's
         self.overwrite = QCheckBox("Redo photos that already have an output")
-        self.recolour = QCheckBox("Also recolour photos that already have colour")
+        self.recolour = QCheckBox(RECOLOUR_LABEL)
         self.recolour.setToolTip("Sepia and other toned photos are always colorized; real colour photos are left alone unless this is on")
+        self.mark = QCheckBox(MARK_LABEL)
+        self.mark.setToolTip(MARK_TIP)
+        self.mark.setChecked(settings.value(MARK_SETTING, True, bool))
         form = QFormLayout()
         form.addRow("Photos (folder):", self.input_row)
         form.addRow("Save colour photos to:", self.output_row)
@@ -100,6 +116,7 @@ class BatchDialog(QDialog):
         form.addRow("Colour strength:", self.strength)
         form.addRow("", self.overwrite)
         form.addRow("", self.recolour)
+        form.addRow("", self.mark)
 
         self.status = QLabel("Drop a folder here or choose one above. The folder tree is mirrored in the output folder; originals are never changed.")
         self.status.setWordWrap(True)
@@ -107,6 +124,9 @@ class BatchDialog(QDialog):
         self.progress.setFormat("%v / %m")
         self.failures = QListWidget()
         self.failures.setToolTip("Photos that could not be colorized, with the reason")
+        self.failures.setWordWrap(True)  # a long reason wraps instead of running off the right edge
+        self.failures.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.failures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.start_btn = QPushButton("Start")
         self.start_btn.setDefault(True)
         self.start_btn.clicked.connect(self.start)
@@ -137,14 +157,27 @@ class BatchDialog(QDialog):
     def set_inputs(self, inputs: list[Path]) -> None:
         folders = [p for p in inputs if p.is_dir()]
         first = folders[0] if folders else inputs[0]
-        self.input_row.edit.setText(str(first))
         self.extra_inputs = [p for p in inputs if p != first]
-        if not self.output_row.edit.text():
-            base = first if first.is_dir() else first.parent
-            self.output_row.edit.setText(str(base.parent / f"{base.name} (colour)"))
+        self._output_is_suggested = True  # new photos: a new output beside them
+        self.input_row.edit.setText(str(first))
+        self._suggest_output()
         n = len(inputs)
         if n > 1:
             self.status.setText(f"{n} items dropped; the first is shown above.")
+
+    def _output_chosen(self, _text: str = "") -> None:
+        self._output_is_suggested = False
+
+    def _suggest_output(self) -> None:
+        """``<input> (colour)`` beside the input, or the last batch's output for the last batch's input."""
+        src = self.input_row.path()
+        if src is None or not self._output_is_suggested:
+            return
+        if str(src) == self.settings.value("batch/input", "", str) and self.settings.value("batch/output", "", str):
+            self.output_row.edit.setText(self.settings.value("batch/output", "", str))
+            return
+        base = src if src.is_dir() or not src.suffix else src.parent
+        self.output_row.edit.setText(str(base.parent / f"{base.name} (colour)"))
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:
@@ -159,7 +192,7 @@ class BatchDialog(QDialog):
     # ------------------------------------------------------------------ running
     def options(self) -> BatchOptions:
         return BatchOptions(strength=self.strength.value(), fmt=self.format_box.currentData(), overwrite=self.overwrite.isChecked(),
-                            recolour=self.recolour.isChecked())
+                            recolour=self.recolour.isChecked(), mark=self.mark.isChecked())
 
     def start(self) -> None:
         src, out = self.input_row.path(), self.output_row.path()
@@ -178,8 +211,11 @@ class BatchDialog(QDialog):
             done = len(plan.skipped_existing)
             self.status.setText(f"Nothing to do: all {done} photo(s) already have an output." if done else "No photos found there.")
             return
+        self.settings.setValue("batch/input", str(src))
         self.settings.setValue("batch/output", str(out))
         self.settings.setValue("batch/format", opts.fmt)
+        self.settings.setValue("batch/strength", opts.strength)
+        self.settings.setValue(MARK_SETTING, opts.mark)
         self.progress.setRange(0, len(plan.items))
         self.progress.setValue(0)
         self.status.setText(f"Colorizing {len(plan.items)} photo(s); {len(plan.skipped_existing)} already done will be skipped…")
@@ -214,8 +250,11 @@ class BatchDialog(QDialog):
         self.result = result
         self.failures.clear()
         for path, reason in result.failed:
-            self.failures.addItem(reason if path.name in reason else f"{path.name}: {reason}")
-        self.status.setText(result.summary().capitalize() + ".")
+            item = QListWidgetItem(reason if path.name in reason else f"{path.name}: {reason}")
+            item.setToolTip(f"{path}\n{reason}")
+            self.failures.addItem(item)
+        summary = result.summary(redo_colour=f"tick “{RECOLOUR_LABEL}” to colour them too")
+        self.status.setText(summary[:1].upper() + summary[1:] + ".")  # not capitalize(): it lowercases the rest
         self.open_btn.setEnabled(bool(result.written or result.skipped))
 
     def _on_finished(self) -> None:
@@ -269,6 +308,10 @@ class SettingsDialog(QDialog):
             form.addRow("", note)
         form.addRow("Model file:", row)
         form.addRow("Save format:", self.format_box)
+        self.mark = QCheckBox(MARK_LABEL)
+        self.mark.setToolTip(MARK_TIP)
+        self.mark.setChecked(settings.value(MARK_SETTING, True, bool))
+        form.addRow("", self.mark)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         bb.accepted.connect(self.accept)
         bb.rejected.connect(self.reject)
@@ -283,6 +326,7 @@ class SettingsDialog(QDialog):
         self.settings.setValue("provider", self.provider.currentData())
         self.settings.setValue("model", self.model.text().strip())
         self.settings.setValue("save/format", self.format_box.currentData())
+        self.settings.setValue(MARK_SETTING, self.mark.isChecked())
         super().accept()
 
 
@@ -300,4 +344,4 @@ def show_crash_dialog(parent: QWidget | None, summary: str) -> None:
     box.exec()
 
 
-__all__ = ["BatchDialog", "SettingsDialog", "show_crash_dialog"]
+__all__ = ["BatchDialog", "SettingsDialog", "show_crash_dialog", "MARK_SETTING"]

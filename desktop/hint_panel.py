@@ -105,8 +105,12 @@ class HintPanel(QWidget):
         self.show_hint(None, None, [])
 
     # ------------------------------------------------------------------ shown state
-    def strength_value(self) -> float:
-        return self.strength.value() / 100.0
+    def show_strength(self, value: float) -> None:
+        """Show the photo's strength (a new photo, an undo) without announcing it as an edit."""
+        self.strength.blockSignals(True)
+        self.strength.setValue(int(round(value * 100)))
+        self.strength.blockSignals(False)
+        self.strength_label.setText(f"{self.strength.value()} %")
 
     def reach_value(self) -> float:
         return slider_to_reach(self.reach.value())

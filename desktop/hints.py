@@ -1,13 +1,15 @@
-"""The user's colour hints for the open photo, with undo/redo.
+"""The user's edits of the open photo — colour hints and colour strength — with undo/redo.
 
 Every edit is a QUndoCommand on one QUndoStack, so Ctrl+Z walks back through adds, moves,
-colour changes and deletions alike. Hints keep a stable id so the views can follow a hint as
-it moves or changes colour.
+colour changes, deletions and strength changes alike. Hints keep a stable id (numbered from 1 for
+each photo) so the views can follow a hint as it moves or changes colour. The strength belongs to
+the photo: a new photo starts at 100 %, and it is saved with the hints.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
@@ -21,12 +23,16 @@ class HintStore(QObject):
 
     changed = Signal()
     selection_changed = Signal(object)  # id or None
+    strength_changed = Signal(float)  # after a strength edit, undo or redo
+
+    DEFAULT_STRENGTH = 1.0
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._hints: dict[int, Hint] = {}
         self._ids = itertools.count(1)
         self.selected: int | None = None
+        self.strength = self.DEFAULT_STRENGTH
         self.undo_stack = QUndoStack(self)
 
     # ------------------------------------------------------------------ reading
@@ -70,11 +76,19 @@ class HintStore(QObject):
         if old.reach != reach:
             self.undo_stack.push(_Put(self, hint_id, old, replace(old, reach=reach), "Change brush size"))
 
-    def restore(self, hints: tuple[Hint, ...]) -> None:
-        """Put back hints saved with the photo, as one undoable step."""
+    def set_strength(self, value: float) -> None:
+        """The photo's colour strength (0..2). One drag of the slider is one undo step: changes
+        within a moment of each other merge."""
+        if value != self.strength:
+            self.undo_stack.push(_Strength(self, self.strength, value))
+
+    def restore(self, hints: tuple[Hint, ...], strength: float | None = None) -> None:
+        """Put back hints (and the strength) saved with the photo, as one undoable step."""
         self.undo_stack.beginMacro("Restore saved hints")
         for hint in hints:
             self.undo_stack.push(_Put(self, next(self._ids), None, hint, "Add hint"))
+        if strength is not None and strength != self.strength:
+            self.undo_stack.push(_Strength(self, self.strength, strength, mergeable=False))
         self.undo_stack.endMacro()
 
     def delete(self, hint_id: int) -> None:
@@ -90,10 +104,13 @@ class HintStore(QObject):
         self.undo_stack.endMacro()
 
     def reset(self) -> None:
-        """Forget all hints and history (a new photo was opened)."""
+        """Forget all hints, the strength and the history (a new photo was opened): its hints are
+        numbered from 1 again and its strength starts at 100 %."""
         self._hints.clear()
+        self._ids = itertools.count(1)
         self.undo_stack.clear()
         self.select(None)
+        self._set_strength(self.DEFAULT_STRENGTH)
         self.changed.emit()
 
     def select(self, hint_id: int | None) -> None:
@@ -104,6 +121,11 @@ class HintStore(QObject):
             self.selection_changed.emit(hint_id)
 
     # ------------------------------------------------------------------ used by commands
+    def _set_strength(self, value: float) -> None:
+        if value != self.strength:
+            self.strength = value
+            self.strength_changed.emit(value)
+
     def _set(self, hint_id: int, hint: Hint | None) -> None:
         if hint is None:
             self._hints.pop(hint_id, None)
@@ -126,3 +148,35 @@ class _Put(QUndoCommand):
 
     def undo(self) -> None:
         self.store._set(self.hint_id, self.old)
+
+
+class _Strength(QUndoCommand):
+    """Set the photo's colour strength; changes in quick succession (one slider drag) merge."""
+
+    ID = 1
+    MERGE_WITHIN_S = 1.0
+
+    def __init__(self, store: HintStore, old: float, new: float, mergeable: bool = True) -> None:
+        super().__init__(f"Colour strength {round(new * 100)} %")
+        self.store, self.old, self.new, self.mergeable = store, old, new, mergeable
+        self.stamp = time.monotonic()
+
+    def id(self) -> int:
+        return self.ID if self.mergeable else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, _Strength) or other.stamp - self.stamp > self.MERGE_WITHIN_S:
+            return False
+        self.new, self.stamp = other.new, other.stamp
+        self.setText(f"Colour strength {round(self.new * 100)} %")
+        if self.new == self.old:
+            self.setObsolete(True)
+        return True
+
+    def redo(self) -> None:
+        self.store._set_strength(self.new)
+        self.store.changed.emit()
+
+    def undo(self) -> None:
+        self.store._set_strength(self.old)
+        self.store.changed.emit()

@@ -4,13 +4,16 @@ actions and menus live in ``menus``."""
 
 from __future__ import annotations
 
+import datetime as _dt
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import (
+    QApplication,
     QColorDialog,
     QFileDialog,
     QLabel,
@@ -23,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import menus, workers
-from desktop.dialogs import BatchDialog, SettingsDialog, show_crash_dialog
+from desktop.dialogs import MARK_SETTING, BatchDialog, SettingsDialog, show_crash_dialog
 from desktop.hint_panel import HintPanel
 from desktop.hints import HintStore
 from desktop.views import ImageView, qimage_from_rgb
@@ -37,6 +40,7 @@ from rehue.session import PhotoSession, PreviewRequest, PreviewResult, side_by_s
 OPEN_FILTER = f"Photos ({' '.join('*' + s for s in sorted(photo_io.READ_SUFFIXES))});;All files (*)"
 SAVE_FILTERS = {name: f"{label} ({' '.join('*' + s for s in suffixes)})" for name, (label, suffixes) in photo_io.SAVE_FORMATS.items()}
 MAX_RECENT = 8
+COMPARE_KEY = Qt.Key.Key_Backslash  # hold to see the original in place of the colour (as in Lightroom)
 IDLE_MS = 350  # after this pause in editing, render the sharper display image
 
 
@@ -63,11 +67,12 @@ class MainWindow(QMainWindow):
         self.idle_timer = QTimer(self, singleShot=True, interval=IDLE_MS)
         self.idle_timer.timeout.connect(lambda: self.request_preview("display"))
         self._syncing = False
+        self._after_save: Callable[[], None] | None = None  # what to do once the save the prompt asked for is written
 
         self._build_views()
-        self.panel = HintPanel(float(self.settings.value("strength", 1.0)),
-                               float(self.settings.value("hints/reach", contract.DEFAULT_REACH)))
-        self.panel.strength_changed.connect(self._on_strength)
+        self.panel = HintPanel(HintStore.DEFAULT_STRENGTH, float(self.settings.value("hints/reach", contract.DEFAULT_REACH)))
+        self.panel.strength_changed.connect(self.hints.set_strength)
+        self.hints.strength_changed.connect(self.panel.show_strength)
         self.panel.colour_chosen.connect(self._recolor_selected)
         self.panel.pick_requested.connect(self.pick_colour)
         self.panel.reach_changed.connect(self._on_reach)
@@ -86,7 +91,10 @@ class MainWindow(QMainWindow):
         self.hints.changed.connect(self._on_hints_changed)
         self.hints.selection_changed.connect(self._on_selection)
         self.hints.undo_stack.cleanChanged.connect(self._on_clean_changed)
-        self.restoreGeometry(self.settings.value("window/geometry", b""))
+        if not self.restoreGeometry(self.settings.value("window/geometry", b"")):
+            self._use_the_screen()
+        self.comparing = False  # the original shown in place of the colour while the compare key is held
+        QApplication.instance().installEventFilter(self)
         self.set_split(self.settings.value("view/split", False, bool))
         self.load_model()
         self._update_actions()
@@ -170,7 +178,8 @@ class MainWindow(QMainWindow):
     def open_path(self, path: Path | None, confirm: bool = True) -> None:
         if path is None or self.colorizer is None:
             return
-        if confirm and not self._confirm_discard("Open another photo anyway?"):
+        if confirm and not self._confirm_discard("Otherwise they are lost when the next photo opens.",
+                                                  then=lambda: self.open_path(path, confirm=False)):
             return
         self.photo_generation += 1
         gen = self.photo_generation
@@ -211,22 +220,22 @@ class MainWindow(QMainWindow):
         saved = session.saved_hints()
         if saved is None or not saved.hints:
             return
+        n = len(saved.hints)
         answer = QMessageBox.question(
             self, "Restore your hints?",
-            f"{len(saved.hints)} colour hint(s) were saved with {session.path.name}"
-            f"{' on ' + saved.saved.replace('T', ' ') if saved.saved else ''}. Restore them to keep working?",
+            f"{'One colour hint was' if n == 1 else f'{n} colour hints were'} saved with {session.path.name}"
+            f"{' on ' + human_time(saved.saved) if saved.saved else ''}. Restore them to keep working?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.hints.restore(tuple(session.snap(h) for h in saved.hints))
-            self.panel.strength.setValue(int(round(saved.strength * 100)))
+            self.hints.restore(tuple(session.snap(h) for h in saved.hints), saved.strength)
             self.hints.undo_stack.setClean()
 
     # ================================================================== preview
     def request_preview(self, quality: str = "preview") -> None:
         if self.session is None or self.colorizer is None:
             return
-        req = PreviewRequest(self.hints.hints(), self.panel.strength_value(), quality, self.photo_generation)
+        req = PreviewRequest(self.hints.hints(), self.hints.strength, quality, self.photo_generation)
         self.scheduler.request(self.session, req)
         if quality == "preview":
             self.idle_timer.start()
@@ -236,9 +245,10 @@ class MainWindow(QMainWindow):
             return
         self.last_result = result
         img = qimage_from_rgb(result.rgb)
-        if self.after_view.split is False:
-            self.after_view.replace_image(img)
-        self.before_view.set_after_image(img)
+        if not self.comparing:  # the original stays up while the compare key is held; the release shows this result
+            if self.after_view.split is False:
+                self.after_view.replace_image(img)
+            self.before_view.set_after_image(img)
         kind = "preview" if result.request.quality == "preview" else "display"
         self.timing_label.setText(f"{kind} {result.seconds * 1000:.0f} ms")
         self._refresh_panel()
@@ -247,10 +257,6 @@ class MainWindow(QMainWindow):
         self._sync_markers()
         self._update_actions()
         self._update_title()
-        self.request_preview("preview")
-
-    def _on_strength(self, value: float) -> None:
-        self.settings.setValue("strength", value)
         self.request_preview("preview")
 
     # ================================================================== hints
@@ -328,6 +334,7 @@ class MainWindow(QMainWindow):
             target.follow(source)
         finally:
             self._syncing = False
+        self._after_save: Callable[[], None] | None = None  # what to do once the save the prompt asked for is written
 
     def _on_zoom(self, factor: float) -> None:
         self.zoom_label.setText(f"{factor * 100:.0f} %")
@@ -400,7 +407,8 @@ class MainWindow(QMainWindow):
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(0)  # a 50 MP save takes seconds: show at once
         progress.setValue(0)
-        job = workers.SaveJob(self.session, path, photo_io.format_for(path), self.hints.hints(), self.panel.strength_value())
+        job = workers.SaveJob(self.session, path, photo_io.format_for(path), self.hints.hints(), self.hints.strength,
+                              mark=self.settings.value(MARK_SETTING, True, bool))
         job.signals.progress.connect(lambda f: progress.setValue(int(100 * f)))
         job.signals.result.connect(self._on_saved)
         job.signals.errored.connect(lambda exc: self._error(exc, title="Could not save"))
@@ -410,6 +418,9 @@ class MainWindow(QMainWindow):
     def _on_saved(self, path: Path) -> None:
         self.saved_path = path
         self.hints.undo_stack.setClean()
+        then, self._after_save = self._after_save, None
+        if then is not None:
+            QTimer.singleShot(0, then)  # what the save prompt was asked before (quit, open another)
         self.statusBar().showMessage(f"Saved {path}" + (" (hints kept beside the original)" if len(self.hints) else ""), 8000)
         self._update_title()
 
@@ -482,14 +493,24 @@ class MainWindow(QMainWindow):
         self.act.clear.setEnabled(len(self.hints) > 0)
         self.panel.set_hint_count(len(self.hints))
 
-    def _confirm_discard(self, question: str) -> bool:
-        if self.session is None or self.hints.undo_stack.isClean() or len(self.hints) == 0:
+    def _confirm_discard(self, question: str, then: Callable[[], None] | None = None) -> bool:
+        """True when nothing unsaved would be lost, or the person chose to discard it. Save saves
+        first (the save dialog when the photo has no output yet) and, once written, runs ``then``
+        (quit, open the next photo); False meanwhile."""
+        unsaved = len(self.hints) > 0 or self.hints.strength != HintStore.DEFAULT_STRENGTH
+        if self.session is None or self.hints.undo_stack.isClean() or not unsaved:
             return True
+        name = self.current_path.name if self.current_path else "this photo"
+        B = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            self, "Rehue", f"Your hints on {self.current_path.name if self.current_path else 'this photo'} are not saved. {question}",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self, "Rehue", f"Your hints on {name} are not saved. Save them first? {question}",
+            B.Save | B.Discard | B.Cancel, B.Save,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        if answer == B.Save:
+            self._after_save = then
+            self.save()
+            return False
+        return answer in (B.Discard, B.Yes)
 
     def _fill_recent(self) -> None:
         menu = self.act.recent_menu
@@ -504,6 +525,35 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recent", [str(path), *recent][:MAX_RECENT])
         self._fill_recent()
 
+    def _use_the_screen(self) -> None:
+        """First start: most of the screen, centred (a photo deserves the room), not a fixed size."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        self.resize(int(area.width() * 0.9), int(area.height() * 0.9))
+        self.move(area.center() - self.rect().center())
+
+    def show_original(self, on: bool) -> None:
+        """Hold-to-compare: while ``on``, the colour pane (or the split view's colour side) shows
+        the original; released, the colour comes back."""
+        if on == self.comparing or self.session is None:
+            return
+        self.comparing = on
+        img = qimage_from_rgb(self.session.display_rgb if on or self.last_result is None else self.last_result.rgb)
+        self.after_view.replace_image(img)
+        self.before_view.set_after_image(img)
+        self.after_label.setText("Original (release \\ to see the colour)" if on else "Colour")
+
+    def eventFilter(self, obj, event) -> bool:
+        """The compare key (\\) held anywhere in this window; auto-repeats ignored."""
+        kind = event.type()
+        if (kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and event.key() == COMPARE_KEY
+                and not event.isAutoRepeat() and isinstance(obj, QWidget) and obj.window() is self):
+            self.show_original(kind == QEvent.Type.KeyPress)
+            return True
+        return super().eventFilter(obj, event)
+
     # ================================================================== events
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -515,16 +565,29 @@ class MainWindow(QMainWindow):
         self.open_paths(paths)
 
     def closeEvent(self, event) -> None:
-        if not self.closing and not self._confirm_discard("Quit anyway?"):
+        if self.closing:  # already shut down (a second close)
+            super().closeEvent(event)
+            return
+        if not self._confirm_discard("Otherwise they are lost when Rehue quits.", then=self.close):
             event.ignore()
             return
         self.closing = True
+        QApplication.instance().removeEventFilter(self)
         # The undo stack goes with the window: nothing may call back into it after this.
         self.hints.undo_stack.cleanChanged.disconnect(self._on_clean_changed)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.idle_timer.stop()
         self.scheduler.shutdown()
         super().closeEvent(event)
+
+
+def human_time(iso: str) -> str:
+    """'2026-12-05T14:03:00' -> '5 December 2026 at 14:03' (the ISO text itself if it is not one)."""
+    try:
+        t = _dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{t.day} {t:%B %Y} at {t:%H:%M}"
 
 
 def _busy_cursor(busy: bool) -> None:

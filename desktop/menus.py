@@ -68,7 +68,7 @@ def create_actions(w: MainWindow) -> Actions:
     undo = w.hints.undo_stack.createUndoAction(w, "&Undo")
     undo.setShortcuts(_keys(S.Undo))
     redo = w.hints.undo_stack.createRedoAction(w, "&Redo")
-    redo.setShortcuts(_keys(S.Redo, "Ctrl+Shift+Z"))
+    redo.setShortcuts(_keys(S.Redo, "Ctrl+Shift+Z", "Ctrl+Y"))  # Ctrl+Y: what Windows and Photoshop users press
     actions = Actions(
         open=act("&Open…", w.open_dialog, _keys(S.Open), "Open a photo"),
         save=act("&Save", w.save, _keys(S.Save), "Save the colour photo at full resolution"),
@@ -130,6 +130,9 @@ def install(w: MainWindow, a: Actions) -> None:
     tb.addSeparator()
     for x in (a.undo, a.redo):
         tb.addAction(x)
+        # Icon only: the action's text grows with what it undoes ("Undo Change hint colour") and
+        # the whole toolbar jumped sideways with it; the tooltip still says it.
+        tb.widgetForAction(x).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
     tb.addSeparator()
     for x in (a.side, a.split, a.fit, a.actual):
         tb.addAction(x)

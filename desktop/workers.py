@@ -139,11 +139,11 @@ class PreviewScheduler(QObject):
 class SaveJob(Job):
     """``PhotoSession.save`` with its progress (0..1) on ``signals.progress``."""
 
-    def __init__(self, session: PhotoSession, dst, fmt: str, hints, strength: float) -> None:
-        super().__init__(self._run, session, dst, fmt, hints, strength)
+    def __init__(self, session: PhotoSession, dst, fmt: str, hints, strength: float, mark: bool = True) -> None:
+        super().__init__(self._run, session, dst, fmt, hints, strength, mark)
 
-    def _run(self, session: PhotoSession, dst, fmt: str, hints, strength: float):
-        return session.save(dst, fmt, hints, strength, progress=self.signals.progress.emit)
+    def _run(self, session: PhotoSession, dst, fmt: str, hints, strength: float, mark: bool):
+        return session.save(dst, fmt, hints, strength, progress=self.signals.progress.emit, mark=mark)
 
 
 class BatchJob(Job):

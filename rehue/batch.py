@@ -59,6 +59,7 @@ class BatchOptions:
     jobs: int = 1
     suffix: str = ""  # added to each output's stem, e.g. '_colour'
     recolour: bool = False  # also colorize photos that already have colour (sepia/toned ones always are)
+    mark: bool = True  # say in each output's metadata that Rehue colorized it
 
 
 @dataclass
@@ -90,11 +91,13 @@ class BatchResult:
     elapsed_s: float = 0.0
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)  # (input, output, status, reason) for --report
 
-    def summary(self) -> str:
+    def summary(self, redo_colour: str = "--recolour to redo them") -> str:
+        """One line for a person; ``redo_colour`` says how to colour photos left alone (the command
+        line names its option, the app its check box)."""
         parts = [f"{len(self.written)} colorized" + (f" ({len(self.with_hints)} with their saved hints)" if self.with_hints else ""),
                  f"{len(self.skipped)} already done", f"{len(self.failed)} failed"]
         if self.skipped_colour:
-            parts.append(f"{len(self.skipped_colour)} already in colour, left alone (--recolour to redo them)")
+            parts.append(f"{len(self.skipped_colour)} already in colour, left alone ({redo_colour})")
         if self.ignored:
             parts.append(f"{len(self.ignored)} other files skipped")
         text = ", ".join(parts) + f" in {self.elapsed_s:.1f} s"
@@ -313,14 +316,23 @@ def output_lock(out_dir: Path) -> Iterator[None]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             other = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
             raise BatchBusy(f"another rehue-batch{' (pid ' + other + ')' if other else ''} is writing into {out_dir}; "
                             "wait for it to finish or choose another output folder") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the batch before us removed the file we locked: lock the one at the path now
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         for stale in out_dir.rglob("*.rehue-partial"):
@@ -331,7 +343,13 @@ def output_lock(out_dir: Path) -> Iterator[None]:
                 pass
         yield
     finally:
-        os.close(fd)  # releases the lock; the file stays (removing it would race a waiting batch)
+        # Removed while still held, so no lock file is left in the user's folder; a batch that
+        # opened it meanwhile sees that the path no longer names what it locked, and tries again.
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def wants_colour(photo: photo_io.Photo, options: BatchOptions) -> bool:
@@ -351,7 +369,7 @@ def colorize_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, 
             return "already in colour", "the photo already has colour; --recolour replaces it"
         saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
         strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)
-        colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt,
+        colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt, mark=options.mark,
                                  prepared=prepared)
         return "written", "with its saved hints" if saved and saved.hints else ""
     except photo_io.PhotoError as exc:

@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--suffix", default="", help="text added to each output file name, e.g. _colour")
     p.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
     p.add_argument("--recolour", action="store_true", help="also colorize photos that already have colour (sepia and toned ones always are)")
+    p.add_argument("--no-mark", action="store_true",
+                   help="do not say in each output's metadata (EXIF ImageHistory, Software) that Rehue colorized it")
     p.add_argument("--report", type=Path, default=None, help="write a CSV of every input and what became of it")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="run on a Ray cluster: without ADDRESS a local instance, else e.g. ray://head:10001 (needs rehue[cluster])")
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from rehue.engine import Colorizer, EngineError
 
     options = BatchOptions(strength=args.strength, fmt=args.format, overwrite=args.overwrite, jobs=args.jobs,
-                           suffix=args.suffix, recolour=args.recolour)
+                           suffix=args.suffix, recolour=args.recolour, mark=not args.no_mark)
     plan = plan_batch(args.inputs, args.output, options)
     if plan.fatal:
         print(f"error: {plan.fatal}", file=sys.stderr)

@@ -415,10 +415,20 @@ class Colorizer:
             timings.add("read", t)
         return self.colorize_photo(photo, dst, hints=hints, strength=strength, fmt=fmt, timings=timings)
 
+    def history(self) -> tuple[str, str]:
+        """What a colorized photo's metadata says about it (``photo_io.with_history``)."""
+        from rehue import __version__
+
+        meta = self.metadata
+        return (f"Colorized by Rehue {__version__} with the model {meta.get('model_name', '?')} "
+                f"{meta.get('model_version', '')}; the original is black and white", f"Rehue {__version__}")
+
     def colorize_photo(self, photo: photo_io.Photo, dst: Path, *, hints: Iterable[Hint] = (), strength: float = 1.0,
-                       fmt: str | None = None, timings: Timings | None = None, prepared: Prepared | None = None) -> Path:
+                       fmt: str | None = None, timings: Timings | None = None, prepared: Prepared | None = None,
+                       mark: bool = True) -> Path:
         """Colorize an already read photo at full resolution (in its own buffer) and write ``dst``;
-        ``prepared``: its encoder run, when ``prepare_many`` already did it."""
+        ``prepared``: its encoder run, when ``prepare_many`` already did it; ``mark``: say in the
+        output's metadata that Rehue colorized it."""
         t = time.perf_counter()
         prepared = prepared if prepared is not None else self.prepare(photo.pixels)
         if timings:
@@ -430,7 +440,7 @@ class Colorizer:
         photo.pixels = rgb
         if timings:
             t = timings.add("recombine", t)
-        photo_io.write_result(photo, rgb, dst, fmt)
+        photo_io.write_result(photo, rgb, dst, fmt, self.history() if mark else None)
         if timings:
             timings.add("encode+write", t)
         return Path(dst)

@@ -98,12 +98,14 @@ class PhotoSession:
         return self.colorizer.render(self.photo.pixels, self.chroma(hints), strength, should_stop=should_stop, progress=progress)
 
     def save(self, dst: Path, fmt: str, hints: tuple[Hint, ...], strength: float,
-             should_stop: Callable[[], bool] | None = None, progress: Callable[[float], None] | None = None) -> Path:
-        """Full-resolution render and atomic write with the original's metadata, and the hints
-        kept beside the original (``rehue.sidecar``) so the photo can be revised later.
+             should_stop: Callable[[], bool] | None = None, progress: Callable[[float], None] | None = None,
+             mark: bool = True) -> Path:
+        """Full-resolution render and atomic write with the original's metadata (and, with
+        ``mark``, a note that Rehue colorized it), and the hints kept beside the original
+        (``rehue.sidecar``) so the photo can be revised later.
         ``progress`` gets 0..0.8 while rendering and 1.0 once the file is written."""
         rgb = self.render_full(hints, strength, should_stop, (lambda f: progress(0.8 * f)) if progress else None)
-        out = photo_io.write_result(self.photo, rgb, Path(dst), fmt)
+        out = photo_io.write_result(self.photo, rgb, Path(dst), fmt, self.colorizer.history() if mark else None)
         if progress:
             progress(1.0)
         self.keep_hints(hints, strength, also_beside=out)

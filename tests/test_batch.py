@@ -108,6 +108,31 @@ def test_cli_end_to_end_with_summary_and_exit_code(tmp_path, photos):
     assert (out / "gray.jpg").exists()
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "tiff"])
+def test_outputs_say_rehue_colorized_them_unless_asked_not_to(tmp_path, fmt):
+    """Issue 25: archivists tell a restoration from an original by its metadata: EXIF ImageHistory
+    and Software name Rehue and its model (on by default); --no-mark leaves the original's EXIF as it was."""
+    from PIL import Image
+
+    src = tmp_path / "in" / "scan.jpg"
+    src.parent.mkdir()
+    exif = Image.Exif()
+    exif[0x010F] = "Old Scanner"
+    Image.fromarray(gray_scene(120, 160)).save(src, "JPEG", exif=exif.tobytes())
+    for extra, out in (([], tmp_path / "marked"), (["--no-mark"], tmp_path / "plain")):
+        r = subprocess.run(CLI + [str(src), "-o", str(out), "--format", fmt, *extra], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    (marked,), (plain,) = (list((tmp_path / d).iterdir()) for d in ("marked", "plain"))
+    with Image.open(marked) as im:
+        tags = im.getexif()
+        assert tags.get(0x9213, "").startswith("Colorized by Rehue") and "rehue-colorizer" in tags[0x9213]
+        assert tags.get(0x0131, "").startswith("Rehue ") and tags.get(0x010F) == "Old Scanner"
+        assert im.size == (160, 120) and im.mode == "RGB"
+    assert cv2.imread(str(marked)).shape == (120, 160, 3)
+    with Image.open(plain) as im:
+        assert 0x9213 not in im.getexif() and im.getexif().get(0x010F) == "Old Scanner"
+
+
 def test_cli_unwritable_output_is_found_before_any_work(tmp_path, photos):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
@@ -265,6 +290,27 @@ def test_two_batches_never_write_into_one_folder_at_once(tmp_path, colorizer):
         with pytest.raises(BatchBusy, match="another rehue-batch"):
             run_batch(plan_batch([d], out), colorizer)
     assert len(run_batch(plan_batch([d], out), colorizer).written) == 1
+    assert not (out / ".rehue-batch.lock").exists()  # a finished batch leaves no lock file behind (issue 25)
+
+
+def test_a_batch_waiting_on_a_removed_lock_file_locks_the_new_one(tmp_path):
+    """The lock file is removed at the end of a batch; a batch that opened the old file meanwhile
+    must not think it holds the lock while a third one locks a new file at the path."""
+    import fcntl
+
+    from rehue.batch import BatchBusy, output_lock
+
+    out = tmp_path / "out"
+    with output_lock(out):
+        stale = os.open(out / ".rehue-batch.lock", os.O_RDWR)  # a second batch opened it, then waited
+    fcntl.flock(stale, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ...and got the lock on a file no longer there
+    with output_lock(out):  # a third batch takes the path's new file
+        assert (out / ".rehue-batch.lock").exists()
+        with pytest.raises(BatchBusy):
+            with output_lock(out):
+                pass
+    os.close(stale)
+    assert not (out / ".rehue-batch.lock").exists()
 
 
 def test_photos_already_in_colour_are_left_alone_unless_asked(tmp_path, colorizer):

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QMessageBox
 
 from desktop import dialogs, main_window, workers
 from desktop.main_window import MainWindow
 from helpers import gray_scene
+from rehue import sidecar
+from rehue.contract import Hint
 from rehue.session import DISPLAY_SIDE, PREVIEW_SIDE, PhotoSession
 
 TIMEOUT = 20000
@@ -168,14 +170,34 @@ def test_hint_colour_changes_preview(qtbot, window: MainWindow, photo: Path):
     assert any(b.isEnabled() for b in window.panel.swatches)
 
 
-def test_strength_slider_and_settings_remembered(qtbot, window: MainWindow, photo: Path, settings):
+def test_strength_is_the_photos_and_undoable(qtbot, window: MainWindow, photo: Path, settings, tmp_path):
+    """Issue 25: the strength belongs to the photo (a new photo starts at 100 %), is undone with
+    Ctrl+Z and redone with Ctrl+Y, and is saved with the hints; hints are numbered from 1 per photo."""
     open_and_wait(qtbot, window, photo)
+    click_view(qtbot, window.after_view, 0.5, 0.5)
+    assert [i for i, _ in window.hints.items()] == [1]
     with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
         window.panel.strength.setValue(0)
     qtbot.waitUntil(lambda: not window.scheduler.is_busy(), timeout=TIMEOUT)
     rgb = window.last_result.rgb.astype(int)
     assert np.abs(rgb[..., 0] - rgb[..., 2]).max() <= 2  # 0 % strength is gray
-    assert settings.value("strength", type=float) == 0.0
+    assert window.hints.undo_stack.undoText().startswith("Colour strength")
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.hints.strength == 1.0 and window.panel.strength.value() == 100
+    qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert window.hints.strength == 0.0 and window.panel.strength.value() == 0
+    window.panel.strength.setValue(60)
+    out = tmp_path / "grandma_colour.png"
+    window._save_to(out)
+    qtbot.waitUntil(lambda: window.saved_path == out, timeout=TIMEOUT)
+    assert sidecar.read(photo).strength == pytest.approx(0.6)
+
+    other = tmp_path / "grandpa.jpg"
+    cv2.imwrite(str(other), gray_scene(200, 260, seed=8))
+    open_and_wait(qtbot, window, other)
+    assert window.hints.strength == 1.0 and window.panel.strength.value() == 100  # not the last photo's 60 %
+    click_view(qtbot, window.after_view, 0.3, 0.3)
+    assert [i for i, _ in window.hints.items()] == [1]  # numbered from 1 again
     window.set_split(True)
     assert settings.value("view/split", type=bool) is True and not window.right_pane.isVisible()
 
@@ -193,6 +215,7 @@ def test_save_full_resolution_keeps_metadata(qtbot, window: MainWindow, tmp_path
     with Image.open(out) as im:
         assert im.size == (800, 600) and im.mode == "RGB"
         assert im.getexif().get(0x010F) == "Old Scanner"
+        assert im.getexif().get(0x9213, "").startswith("Colorized by Rehue")  # the app marks what it saves, by default
     assert src.read_bytes()[:2] == b"\xff\xd8"  # original untouched
     assert "*" not in window.windowTitle()
 
@@ -245,6 +268,42 @@ def test_batch_dialog_runs_and_cancels(qtbot, settings, tmp_path, colorizer):
     qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
     assert dlg.result.cancelled and 1 <= len(dlg.result.written) < 8
     assert not list(out.rglob("*.rehue-partial"))
+
+
+def test_batch_dialog_suggests_an_output_per_input_and_speaks_the_apps_words(qtbot, settings, tmp_path, colorizer):
+    """Issue 25: a new input gets its own output ("<input> (colour)"), not the last batch's; the
+    summary names the check box, not the command line's --recolour; a long reason wraps; the
+    output folder keeps no lock file after a clean finish."""
+    first, second = tmp_path / "first box", tmp_path / "second box"
+    for d in (first, second):
+        d.mkdir()
+        cv2.imwrite(str(d / "gray.jpg"), gray_scene(120, 160, seed=1))
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    rgb[:, :80], rgb[:, 80:] = (40, 40, 200), (200, 90, 40)
+    cv2.imwrite(str(first / "colour.png"), rgb)
+    (first / ("a very long name of a damaged scan from the attic " * 3 + ".jpg")).write_bytes(b"garbage")
+    dlg = dialogs.BatchDialog(lambda: colorizer, settings, [first])
+    qtbot.addWidget(dlg)
+    assert dlg.output_row.path() == tmp_path / "first box (colour)"
+    qtbot.keyClicks(dlg.output_row.edit, "")  # nothing typed: still the suggestion
+    dlg.output_row.edit.clear()
+    qtbot.keyClicks(dlg.output_row.edit, str(tmp_path / "chosen"))  # typed by the person: kept
+    dlg.start()
+    qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
+    assert dlg.result is not None and len(dlg.result.written) == 1 and len(dlg.result.skipped_colour) == 1
+    status = dlg.status.text()
+    assert "--recolour" not in status and "Also recolour photos that already have colour" in status
+    assert dlg.failures.count() == 1 and dlg.failures.wordWrap()
+    assert "attic" in dlg.failures.item(0).text() and "damaged" in dlg.failures.item(0).toolTip()
+    assert not (tmp_path / "chosen" / ".rehue-batch.lock").exists()
+    dlg.close()
+
+    again = dialogs.BatchDialog(lambda: colorizer, settings, [second])  # a new box: its own output
+    qtbot.addWidget(again)
+    assert again.output_row.path() == tmp_path / "second box (colour)"
+    again.set_inputs([first])  # the last batch's box: its output comes back
+    assert again.output_row.path() == tmp_path / "chosen"
+    again.close()
 
 
 def test_dropping_folder_opens_batch(qtbot, window: MainWindow, tmp_path):
@@ -331,10 +390,35 @@ def test_quitting_with_unsaved_hints_asks_to_quit_and_closes_cleanly(qtbot, sett
     w.show()
     open_and_wait(qtbot, w, photo)
     click_view(qtbot, w.before_view, 0.5, 0.5)
-    w.close()
-    assert "Quit anyway?" in str(no_modal_dialogs[-1])
+    w.close()  # the fixture answers Yes: discard
+    assert "lost when Rehue quits" in str(no_modal_dialogs[-1])
     assert not w.isVisible()
     qtbot.wait(50)  # nothing may call back into the deleted undo stack
+
+
+def test_quitting_with_unsaved_hints_can_save_first(qtbot, settings, photo: Path, tmp_path, monkeypatch):
+    """Issue 25: the quit prompt offers Save; saving writes the photo and its hints, then quits."""
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    open_and_wait(qtbot, w, photo)
+    click_view(qtbot, w.before_view, 0.5, 0.5)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a: asked.append(a) or QMessageBox.StandardButton.Save))
+    out = tmp_path / "grandma_colour.jpg"
+    monkeypatch.setattr(main_window.QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    w.close()
+    assert asked and asked[0][3] & QMessageBox.StandardButton.Save  # Save is offered
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=TIMEOUT)
+    assert out.exists() and sidecar.read(photo) is not None and len(sidecar.read(photo).hints) == 1
+
+
+def test_restore_prompt_speaks_plainly(qtbot, window: MainWindow, photo: Path, no_modal_dialogs):
+    sidecar.write(photo, sidecar.Sidecar((Hint(0.5, 0.5, 20.0, 10.0),), 0.8, "2.0.0", "2026-12-05T14:03:00"))
+    open_and_wait(qtbot, window, photo)
+    text = str(no_modal_dialogs[-1])
+    assert "One colour hint was saved with grandma.jpg on 5 December 2026 at 14:03" in text and "(s)" not in text
+    assert window.hints.strength == pytest.approx(0.8) and window.panel.strength.value() == 80
 
 
 def test_markers_show_the_rendered_colour_and_brush_size(qtbot, window: MainWindow, photo: Path):
@@ -383,3 +467,34 @@ def test_a_bug_and_a_bad_photo_look_different(qtbot, window: MainWindow, monkeyp
     assert crashes == ["ZeroDivisionError: division by zero"]
     assert workers.user_message(MemoryError()).startswith("Not enough memory")
     assert workers.user_message(KeyError("x")) is None
+
+
+def test_hold_backslash_to_compare_with_the_original(qtbot, window: MainWindow, photo: Path):
+    """Issue 25: holding \\ shows the original where the colour is; releasing brings the colour back."""
+    open_and_wait(qtbot, window, photo)
+    qtbot.waitUntil(lambda: not window.scheduler.is_busy(), timeout=TIMEOUT)
+
+    def shown() -> np.ndarray:
+        img = window.after_view.pixmap_item.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        return np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3].reshape(img.height(), img.width(), 3)
+
+    def chroma(rgb: np.ndarray) -> float:
+        return float(np.abs(rgb[..., 0].astype(int) - rgb[..., 2]).mean())
+
+    assert chroma(shown()) > 0.5
+    qtbot.keyPress(window.after_view.viewport(), Qt.Key.Key_Backslash)
+    assert window.comparing and chroma(shown()) < 0.5 and "Original" in window.after_label.text()
+    qtbot.keyRelease(window.after_view.viewport(), Qt.Key.Key_Backslash)
+    assert not window.comparing and chroma(shown()) > 0.5 and window.after_label.text() == "Colour"
+
+
+def test_first_start_uses_the_screen(qtbot, tmp_path):
+    """Issue 25: with no saved geometry the window takes most of the screen, not a fixed 1280 × 760."""
+    s = QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat)
+    s.setValue("provider", "cpu")
+    w = MainWindow(s)
+    qtbot.addWidget(w)
+    area = w.screen().availableGeometry()
+    assert w.width() >= 0.85 * area.width() and w.height() >= 0.85 * area.height()
+    assert area.contains(w.geometry().center())
+    w.close()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import gray_scene
 from rehue import contract, photo_io
 from rehue.photo_io import PhotoError, read_photo
 
@@ -210,3 +211,20 @@ def test_fifo_and_symlink_loop_are_refused_without_blocking(tmp_path):
     loop.symlink_to(loop)
     with pytest.raises(photo_io.PhotoError, match="loop.jpg.*link"):
         photo_io.read_photo(loop)
+
+
+def test_tiff_output_is_compressed_losslessly(tmp_path):
+    """Issue 25: a 24 MP TIFF came out at 55 MB (LZW alone grows a grainy scan). With the
+    horizontal predictor it is well under the raw size, and reads back exactly in Pillow and OpenCV."""
+    from rehue.photo_io import encode_photo
+
+    rng = np.random.default_rng(0)
+    g = cv2.resize(gray_scene(300, 400), (1600, 1200), interpolation=cv2.INTER_CUBIC).astype(int)
+    rgb = np.clip(np.dstack([g, g * 0.9 + 10, g * 0.7 + 30]) + rng.normal(0, 2, (1200, 1600, 3)), 0, 255).astype(np.uint8)
+    path = tmp_path / "scan.tif"
+    path.write_bytes(encode_photo(rgb, "tiff"))
+    assert path.stat().st_size < 0.75 * rgb.nbytes
+    with Image.open(path) as im:
+        assert im.info.get("compression") == "tiff_lzw" and im.tag_v2.get(317) == 2
+        assert np.array_equal(np.asarray(im.convert("RGB")), rgb)
+    assert np.array_equal(cv2.imread(str(path))[..., ::-1], rgb)
