@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 
 from export import data
-from export.metrics import ciede2000, colourfulness, mean_ciede2000, psnr, ssim
+from export.classifier_check import imagenet_label, top1_report, wnid_index
+from export.metrics import blotch_share, ciede2000, colourfulness, mean_ciede2000, plain_regions, psnr, ssim
 from rehue import contract, photo_io
 from rehue.engine import Colorizer
 
@@ -94,13 +95,13 @@ def locality(colorizer: Colorizer, prepared, l_only: np.ndarray, lab_work: np.nd
     return {"inside": float(change[region].mean()), "outside": float(change[~region].mean()) if (~region).any() else 0.0}
 
 
-def scores(out: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+def scores(out: np.ndarray, truth: np.ndarray, regions: np.ndarray) -> dict[str, float]:
     return {"psnr": psnr(out, truth), "ssim": ssim(out, truth), "ciede2000": mean_ciede2000(out, truth),
-            "colourfulness": colourfulness(out)}
+            "colourfulness": colourfulness(out), "blotch": blotch_share(out, regions)}
 
 
 def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: int = 0, sheet_n: int = 0,
-             hint_counts: tuple[int, ...] = HINT_COUNTS) -> dict:
+             hint_counts: tuple[int, ...] = HINT_COUNTS, classifier: bool = False) -> dict:
     """Scores for every photo; returns the summary dict (and contact-sheet rows if asked).
 
     Each photo's simulated hints come from its own generator (seed, name): a photo's scores do not
@@ -108,6 +109,8 @@ def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: i
     """
     rows = []
     sheet = []
+    labelled = []  # (ImageNet class, truth, gray, ours) for the classifier test
+    index = wnid_index() if classifier else {}
     t0 = time.perf_counter()
     for name, rgb in photos:
         truth = data.fit_long_side(rgb, EVAL_MAX_SIDE)
@@ -116,15 +119,19 @@ def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: i
         prepared = colorizer.prepare(l_only)
         h, w = prepared.l_work.shape
         ab_work = contract.rgb_to_lab(cv2.resize(truth, (w, h), interpolation=cv2.INTER_AREA))[..., 1:]
-        rec = {"name": name, "source": data.source_of(name), "gray": scores(gray_rgb, truth),
-               "truth_colourfulness": colourfulness(truth), "hints_psnr": {}}
+        regions = plain_regions(contract.rgb_to_lab(truth)[..., 0])
+        rec = {"name": name, "source": data.source_of(name), "gray": scores(gray_rgb, truth, regions),
+               "truth_colourfulness": colourfulness(truth), "truth_blotch": blotch_share(truth, regions), "hints_psnr": {}}
         outs = {}
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
         for n in hint_counts:
             out = colorizer.render(l_only, colorizer.predict(prepared, zhang_hints(ab_work, n, rng)))
             outs[n] = out
             rec["hints_psnr"][str(n)] = psnr(out, truth)
-        rec["auto"] = scores(outs[0], truth)
+        rec["auto"] = scores(outs[0], truth, regions)
+        label = imagenet_label(name, index) if classifier else None
+        if label is not None:
+            labelled.append((label, truth, gray_rgb, outs[0]))
         rec["locality"] = locality(colorizer, prepared, l_only, contract.rgb_to_lab(cv2.resize(truth, (w, h), interpolation=cv2.INTER_AREA)),
                                    np.random.default_rng([seed, zlib.crc32(name.encode()), 1]))
         rows.append(rec)
@@ -133,6 +140,8 @@ def evaluate(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]], seed: i
     elapsed = time.perf_counter() - t0
     summary = summarise(rows, hint_counts)
     summary["seconds"] = elapsed
+    if classifier:
+        summary["classifier"] = top1_report(labelled)
     summary["model"] = {k: colorizer.metadata[k] for k in ("model_name", "model_version", "working_size")}
     return {"summary": summary, "per_image": rows, "sheet": sheet}
 
@@ -152,9 +161,10 @@ def summarise(rows: list[dict], hint_counts: tuple[int, ...] = HINT_COUNTS) -> d
         worse = [r for r in rs if r["auto"]["psnr"] < r["gray"]["psnr"] - WORSE_DB]
         return {
             "images": len(rs),
-            "auto": {m: _mean(rs, "auto", m) for m in ("psnr", "ssim", "ciede2000", "colourfulness")},
-            "gray": {m: _mean(rs, "gray", m) for m in ("psnr", "ssim", "ciede2000", "colourfulness")},
+            "auto": {m: _mean(rs, "auto", m) for m in ("psnr", "ssim", "ciede2000", "colourfulness", "blotch")},
+            "gray": {m: _mean(rs, "gray", m) for m in ("psnr", "ssim", "ciede2000", "colourfulness", "blotch")},
             "truth_colourfulness": _mean(rs, "truth_colourfulness"),
+            "truth_blotch": _mean(rs, "truth_blotch"),
             "worse_than_gray_share": len(worse) / max(1, len(rs)),
             "locality": {"inside": _mean(rs, "locality", "inside"), "outside": _mean(rs, "locality", "outside")},
             "psnr_vs_hints": {str(n): _mean(rs, "hints_psnr", str(n)) for n in hint_counts},
@@ -169,7 +179,7 @@ def summarise(rows: list[dict], hint_counts: tuple[int, ...] = HINT_COUNTS) -> d
 def format_table(summary: dict) -> str:
     lines = [
         f"{'set':<22}{'n':>5}{'PSNR auto':>11}{'gray':>7}{'Δ':>6}{'worse':>7}{'SSIM':>7}{'ΔE00':>7}{'gray':>7}{'colourf.':>10}{'truth':>7}"
-        f"{'1 hint ΔE in/out':>18}   PSNR with hints",
+        f"{'blotch':>8}{'truth':>7}{'1 hint ΔE in/out':>18}   PSNR with hints",
     ]
     for name, b in summary.items():
         if not isinstance(b, dict) or "auto" not in b:
@@ -180,8 +190,13 @@ def format_table(summary: dict) -> str:
             f"{name:<22}{b['images']:>5}{a['psnr']:>11.2f}{g['psnr']:>7.2f}{a['psnr'] - g['psnr']:>+6.2f}"
             f"{100 * b['worse_than_gray_share']:>6.0f}%{a['ssim']:>7.3f}"
             f"{a['ciede2000']:>7.2f}{g['ciede2000']:>7.2f}{a['colourfulness']:>10.1f}{b['truth_colourfulness']:>7.1f}"
+            f"{100 * a['blotch']:>7.1f}%{100 * b['truth_blotch']:>6.1f}%"
             f"{b['locality']['inside']:>10.1f}/{b['locality']['outside']:<7.2f}   {hints}"
         )
+    c = summary.get("classifier")
+    if c:
+        lines.append(f"Lite2 top-1 on {c['photos']} ImageNet photos: truth {100 * c['truth']:.1f} %, gray {100 * c['gray']:.1f} %, "
+                     f"ours {100 * c['ours']:.1f} % ({100 * c['gap_recovered']:.0f} % of the gray→truth gap recovered)")
     return "\n".join(lines)
 
 
@@ -250,7 +265,8 @@ def load_photos(root: Path, split: str, limit: int | None, seed: int, per_source
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="rehue-eval", description=__doc__.splitlines()[0])
-    p.add_argument("folder", type=Path, help="colour photos: a folder, or the .tar shards of ../shared/data")
+    p.add_argument("folders", type=Path, nargs="+",
+                   help="colour photos: folders, or the .tar shards of ../shared/data (and the extra photos beside them)")
     p.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
     p.add_argument("--split", choices=("auto", "val", "test", "tune", "all"), default="auto",
                    help="auto (default): the held-out validation names of training shards, every plain file; "
@@ -262,19 +278,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG")
     p.add_argument("--sheet-rows", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classifier", action="store_true",
+                   help="Zhang 2016's test: EfficientNet-Lite2 top-1 on truth, gray and ours for photos named by an ImageNet wnid")
     p.add_argument("--network-only", action="store_true", help="hints as the network alone answers them: no locality (rehue.hint_reach)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     colorizer = Colorizer(args.model, provider="cpu", local_hints=not args.network_only)
     skipped: list[str] = []
     not_in_split: list[str] = []
-    photos = load_photos(args.folder, args.split, args.limit, args.seed, args.per_source, skipped, not_in_split)
+    photos = [ph for folder in args.folders
+              for ph in load_photos(folder, args.split, args.limit, args.seed, args.per_source, skipped, not_in_split)]
     if not_in_split:
         print(f"scoring the '{args.split}' split: {len(not_in_split)} photos outside it were not scored", file=sys.stderr)
     if skipped:
         log.info("left out %d grayscale photos (no colour to score): %s", len(skipped), ", ".join(skipped[:10]))
     if not photos:
-        print(f"no colour photos found in {args.folder}", file=sys.stderr)
+        print(f"no colour photos found in {' '.join(map(str, args.folders))}", file=sys.stderr)
         return 2
     if args.sheet:  # interleave sources so the sheet shows faces and scenes
         by_src: dict[str, list] = {}
@@ -285,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = tuple(int(x) for x in args.hints.split(",") if x)
     if 0 not in counts:
         counts = (0, *counts)
-    result = evaluate(colorizer, photos, args.seed, args.sheet_rows if args.sheet else 0, counts)
+    result = evaluate(colorizer, photos, args.seed, args.sheet_rows if args.sheet else 0, counts, args.classifier)
     result["summary"]["grayscale_left_out"] = skipped
     result["summary"]["split"] = {"name": args.split, "not_scored": len(not_in_split)}
     args.json.write_text(json.dumps({"summary": result["summary"], "per_image": result["per_image"]}, indent=1))

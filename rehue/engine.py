@@ -26,7 +26,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from rehue import contract, hint_reach, photo_io, providers, recombine
+from rehue import contract, hint_reach, photo_io, propagate, providers, recombine
 from rehue.contract import Hint
 from rehue.providers import PROVIDER_CHOICES, PROVIDERS, choose_providers
 from rehue.resources import default_model_path
@@ -38,31 +38,6 @@ log = logging.getLogger(__name__)
 # load for a GPU, so several go in one run; the batch then holds two groups of full-resolution
 # photos in memory (16 × 12 MP RGB: about 0.6 GB). Not yet measured on a GPU (benchmarks/README.md).
 GPU_PHOTOS_PER_RUN = 8
-
-
-# Automatic chroma is cleaned of specks: a median over 5×5 of the network's 4×4-pixel cells (20 px
-# at the 320 px working size) removes an isolated patch of colour smaller than about half that
-# window (a red spot on a navy coat, where a cell's distribution tipped to a skin mode) and keeps
-# edges between larger regions. Chosen on the tune half (153 photos): scenes, ImageNet objects,
-# people and faces each gained 0.02–0.07 dB and lost ΔE00 (the one urban photo lost 0.18 dB);
-# colourfulness −4 %. Not applied where hints act (their cells are sure by construction).
-DESPECKLE_CELLS = 5
-
-
-def despeckle(ab: np.ndarray, cells_ab: np.ndarray, window: int = DESPECKLE_CELLS) -> np.ndarray:
-    """(h, w, 2) chroma at working resolution, the bilinear upsampling of ``cells_ab`` (hc, wc, 2),
-    the chroma per 4×4 cell -> the same with specks smaller than about half of ``window`` ×
-    ``window`` cells given their surroundings' colour (a median per cell)."""
-    h, w = ab.shape[:2]
-    hc, wc = cells_ab.shape[:2]
-    if min(hc, wc) < window:
-        return ab
-    med = np.dstack([cv2.medianBlur(np.ascontiguousarray(cells_ab[..., i]), window) for i in range(2)])
-    # Only the change is upsampled (as the graph upsamples): where the median keeps a cell, the
-    # chroma stays exactly as it was.
-    c = contract.PROBS_STRIDE
-    change = cv2.resize(med - cells_ab, (wc * c, hc * c), interpolation=cv2.INTER_LINEAR)[:h, :w]
-    return np.ascontiguousarray(ab + change, dtype=np.float32)
 
 
 def _encoder_input(l_work: np.ndarray) -> np.ndarray:
@@ -133,7 +108,7 @@ class Colorizer:
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, provider: str | None = "auto",
                  threads: int | None = None, local_hints: bool = True, photos_per_run: int | None = None) -> None:
-        self.local_hints = local_hints  # hints kept to where they reach, chroma despeckled; False: the network alone
+        self.local_hints = local_hints  # hints kept to where they reach, chroma made consistent; False: the network alone
         self._photos_per_run = photos_per_run
         try:
             self._ort = ort = providers.load_runtime()
@@ -277,7 +252,7 @@ class Colorizer:
         prepared = [Prepared(l_work, (p.shape[1], p.shape[0]), f) for l_work, p, f in zip(l_works, pixels, features)]
         no_hints = [self._decoder_feeds(pr, *contract.encode_hints((), *pr.l_work.shape)) for pr in prepared]
         for pr, (ab, probs) in zip(prepared, self._run_stacked("decoder", list(contract.DECODER_OUTPUTS), no_hints)):
-            pr.cache["auto"] = self._despeckled(self._chroma(pr, ab, probs))
+            pr.cache["auto"] = self._consistent(pr, self._chroma(pr, ab, probs))
         return prepared
 
     def _run_stacked(self, part: str, outputs: list[str], feeds: list[dict[str, np.ndarray]]) -> list[tuple[np.ndarray, ...]]:
@@ -306,7 +281,7 @@ class Colorizer:
         hints = tuple(hints)
         auto = prepared.cache.get("auto")
         if auto is None:
-            auto = prepared.cache["auto"] = self._despeckled(self._decode(prepared, *contract.encode_hints((), *prepared.l_work.shape)))
+            auto = prepared.cache["auto"] = self._consistent(prepared, self._decode(prepared, *contract.encode_hints((), *prepared.l_work.shape)))
         if not hints:
             return auto
         hinted = self._decode(prepared, *contract.encode_hints(hints, *prepared.l_work.shape))
@@ -332,13 +307,16 @@ class Colorizer:
         ab, probs = self._run("decoder", list(contract.DECODER_OUTPUTS), self._decoder_feeds(prepared, hint_ab, hint_mask))
         return self._chroma(prepared, ab, probs)
 
-    def _despeckled(self, chroma: Chroma) -> Chroma:
-        """The decoder's answer as the app shows it where no hint acts: despeckled (not with
-        ``local_hints=False``, the network's own answers for evaluation)."""
+    def _consistent(self, prepared: Prepared, chroma: Chroma) -> Chroma:
+        """The decoder's answer as the app shows it where no hint acts: propagated from the cells
+        the network is sure of across smooth lightness, so a plain region agrees with itself
+        (``rehue.propagate``; not with ``local_hints=False``, the network's own answers for evaluation)."""
         if not self.local_hints:
             return chroma
-        cells_ab = contract.annealed_mean(chroma.probs, self.bins, float(self.metadata["anneal_t"]), float(self.metadata.get("mute_gain", 0.0)))
-        return Chroma(despeckle(chroma.ab, cells_ab), chroma.probs_source, chroma.bins)
+        anneal_t = float(self.metadata["anneal_t"])
+        graph_cells = contract.annealed_mean(chroma.probs, self.bins, anneal_t, float(self.metadata.get("mute_gain", 0.0)))
+        cells = propagate.consistent_cells(chroma.probs, self.bins, prepared.l_work, anneal_t)
+        return Chroma(propagate.upsampled_change(chroma.ab, graph_cells, cells), chroma.probs_source, chroma.bins)
 
     @staticmethod
     def _decoder_feeds(prepared: Prepared, hint_ab: np.ndarray, hint_mask: np.ndarray) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ import pytest
 from helpers import gray_scene
 from rehue import contract, recombine
 from rehue.contract import Hint
-from rehue.engine import Colorizer, EngineError, choose_providers, despeckle
+from rehue.engine import Colorizer, EngineError, choose_providers
 from rehue.resources import default_model_path
 from rehue.session import PhotoSession
 
@@ -291,22 +291,44 @@ def test_stacked_runs_give_the_one_photo_answers(monkeypatch):
         assert np.abs(ab - stacked.predict(alone, [Hint(0.5, 0.5, 40.0, 20.0)]).ab).max() < 0.05
 
 
-def test_despeckle_removes_specks_and_keeps_regions():
-    """A 2×2-cell red speck on a blue coat takes the coat's colour; an 8×8-cell red patch (a real
-    object) keeps its own, and its edges stay where they were."""
-    blue, red = (5.0, -30.0), (45.0, 20.0)
-    cells = np.empty((40, 50, 2), np.float32)  # the network's 4×4-pixel cells...
-    cells[:] = blue
-    cells[10:12, 10:12] = red  # a speck: 2×2 cells
-    cells[20:28, 30:38] = red  # an object: 8×8 cells
-    ab = cv2.resize(cells, (200, 160), interpolation=cv2.INTER_LINEAR)  # ...upsampled as the graph does
-    out = despeckle(ab, cells)
-    assert np.abs(ab[36:52, 36:52] - blue).max() > 30  # the speck was there
-    assert np.abs(out[36:52, 36:52] - blue).max() < 1e-3
-    assert np.abs(out[88:104, 128:144] - red).max() < 1e-3  # (a median rounds its corners)
-    assert np.abs(out[:, :30] - blue).max() < 1e-4  # untouched where nothing changed
-    tiny = np.full((10, 12, 2), 7.0, np.float32)
-    assert despeckle(tiny, tiny[::4, ::4]) is tiny  # fewer cells than the window: left alone
+def test_unsure_cells_take_the_colour_of_their_plain_region():
+    """Issue 22: on a plain backdrop, cells the network is unsure of (each with its own random
+    colour: the blotches) take the colour of the sure cells their smooth lightness connects them
+    to; across a lightness edge, a sure region keeps its own colour; a sure cell is kept."""
+    from rehue import propagate
+
+    rng = np.random.default_rng(0)
+    hc, wc = 40, 50
+    l_cells = np.full((hc, wc), 60.0, np.float32)
+    l_cells[:, 30:] = 30.0  # a darker coat on the right: a lightness edge at column 30
+    blue, brown = np.array([5.0, -30.0], np.float32), np.array([20.0, 25.0], np.float32)
+    cells = np.where(np.arange(wc)[None, :, None] < 30, blue, brown).astype(np.float32) * np.ones((hc, 1, 1), np.float32)
+    sure = np.full((hc, wc), 0.9, np.float32)
+    unsure = rng.random((hc, wc)) < 0.35
+    unsure[:, 28:32] = False
+    cells[unsure] = rng.uniform(-60, 60, (int(unsure.sum()), 2))  # each unsure cell its own mode
+    sure[unsure] = 0.001
+    out = propagate.propagate(cells, sure, l_cells)
+    assert np.abs(out[unsure & (np.arange(wc) < 28)[None]] - blue).max() < 3.0
+    assert np.abs(out[unsure & (np.arange(wc) >= 32)[None]] - brown).max() < 3.0
+    assert np.abs(out[~unsure] - cells[~unsure]).max() < 3.0
+
+
+def test_automatic_chroma_is_propagated_once_per_photo(colorizer: Colorizer):
+    """The engine's automatic chroma is the propagated one (and the network alone is not)."""
+    from rehue import propagate
+
+    l_only = gray_scene(120, 160, seed=3)
+    prepared = colorizer.prepare(l_only)
+    auto = colorizer.predict(prepared)
+    assert colorizer.predict(prepared) is auto  # once per photo, not per edit
+    h, w = prepared.l_work.shape
+    raw = colorizer.predict_planes(prepared, np.zeros((2, h, w), np.float32), np.zeros((1, h, w), np.float32))
+    anneal_t = float(colorizer.metadata["anneal_t"])
+    graph_cells = contract.annealed_mean(raw.probs, colorizer.bins, anneal_t, float(colorizer.metadata["mute_gain"]))
+    cells = propagate.consistent_cells(raw.probs, colorizer.bins, prepared.l_work, anneal_t)
+    assert np.abs(auto.ab - propagate.upsampled_change(raw.ab, graph_cells, cells)).max() < 1e-4
+    assert np.abs(auto.ab - raw.ab).max() > 0.05
 
 
 def test_numpy_decoding_is_the_graphs(colorizer: Colorizer):
