@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from rehue import contract
-from rehue.engine import DESPECKLE_CELLS
+from rehue import contract, propagate
 
 FACES = "utkface"
 
@@ -36,7 +35,8 @@ def _row(name: str, b: dict) -> str:
     bar = "(faces: no worse than 1.1.0)" if name == FACES else ("" if name == "all" else _targets(name, b))
     return (f"| {name} | {b['images']} | {a['psnr']:.2f} | {g['psnr']:.2f} | {a['psnr'] - g['psnr']:+.2f} | "
             f"{100 * b['worse_than_gray_share']:.0f} % | {a['ciede2000']:.2f} | {g['ciede2000']:.2f} | "
-            f"{a['colourfulness']:.1f} | {b['truth_colourfulness']:.1f} | {bar} |")
+            f"{a['colourfulness']:.1f} | {b['truth_colourfulness']:.1f} | {100 * a.get('blotch', float('nan')):.1f} % | "
+            f"{100 * b.get('truth_blotch', float('nan')):.1f} % | {bar} |")
 
 
 def render(meta: dict, summary: dict, summary_net: dict | None, history: list[dict], params: int, size_mb: float,
@@ -61,8 +61,9 @@ def render(meta: dict, summary: dict, summary_net: dict | None, history: list[di
         f"| inputs → outputs | encoder `{'`, `'.join(contract.ENCODER_INPUTS)}` → `{'`, `'.join(contract.ENCODER_OUTPUTS)}`; "
         f"decoder those + `{contract.INPUT_HINT_AB}`, `{contract.INPUT_HINT_MASK}` → `{'`, `'.join(contract.DECODER_OUTPUTS)}` (`rehue/contract.py`) |",
         f"| working resolution | {meta['working_size']} px long side; chroma upsampled and recombined with the full-resolution L |",
-        f"| engine's decoding | automatic chroma despeckled: a median over {DESPECKLE_CELLS}×{DESPECKLE_CELLS} of the network's 4×4-px cells "
-        "(`rehue.engine.despeckle`); hints folded into the distributions they reach and kept to their objects (`rehue.hint_reach`) |",
+        f"| engine's decoding | automatic chroma made consistent: propagated from the cells the network is sure of across smooth "
+        f"lightness (`rehue.propagate`: λ {propagate.SMOOTHNESS:g}, σ {propagate.L_SIGMA:g} L, confidence (1 − entropy)^{propagate.SURE_POWER:g}, "
+        f"muting {propagate.MUTE_GAIN:g} before it); hints folded into the distributions they reach and kept to their objects (`rehue.hint_reach`) |",
         f"| training data | {', '.join(meta['training_data'])} |",
         f"| training | {training} |",
         f"| hardware | {hardware} |",
@@ -83,12 +84,20 @@ def render(meta: dict, summary: dict, summary_net: dict | None, history: list[di
         "512 px long, turned gray and colorized as the app does. Gray = the photo's own L with no colour.",
         f"{len(summary.get('grayscale_left_out', []))} grayscale photos of the split were left out (nothing to score).",
         "*Worse* = share of photos whose automatic colour is more than 1 dB below gray. The bar for every source but",
-        "faces: Δ ≥ +1 dB, ΔE00 below gray's, colourfulness ≥ 0.8 × truth's, ≤ 15 % worse.",
+        "faces: Δ ≥ +1 dB, ΔE00 below gray's, colourfulness ≥ 0.8 × truth's, ≤ 15 % worse. *Blotches*: share of the",
+        "pixels of plain regions (smooth lightness, one 12-L band) more than 6 ΔE00 from their region's median colour",
+        "(`export.metrics.blotch_share`; gray scores 0, truth its real variation).",
         "",
-        "| set | n | PSNR | gray PSNR | Δ dB | worse | ΔE00 | gray ΔE00 | colourfulness | truth | bar |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| set | n | PSNR | gray PSNR | Δ dB | worse | ΔE00 | gray ΔE00 | colourfulness | truth | blotches | truth's | bar |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [_row(k, v) for k, v in summary.items() if isinstance(v, dict) and "auto" in v]
+    c = summary.get("classifier")
+    if c:
+        lines += ["", "Zhang et al. 2016's classifier test: EfficientNet-Lite2 (colour-trained, its ImageNet weights) top-1 on the",
+                  f"held-out photos named by an ImageNet class ({c['photos']}: ImageNet sample, Imagenette): truth "
+                  f"{100 * c['truth']:.1f} %, gray {100 * c['gray']:.1f} %, ours {100 * c['ours']:.1f} % — "
+                  f"{100 * c['gap_recovered']:.0f} % of the gray→truth gap recovered."]
     lines += [
         "",
         "### Hints: two protocols",

@@ -3,7 +3,8 @@ the 5×5 median the engine shipped with, and confidence-weighted propagation (``
 over a grid of its parameters; per source PSNR, ΔE00, colourfulness and the blotch measure, truth's
 blotch beside. The network runs once per photo; each decoding is then numpy only.
 
-    python -m export.tune_propagation ../shared/data .data/extra --split tune --json tune.json
+    python -m export.tune_propagation ../shared/data .data/extra --split tune --per-source 15 \\
+        --smoothness 2,4,8 --sigma 3,6 --power 2,4 --mute 0.25,0.5 --json tune.json
 """
 
 from __future__ import annotations
@@ -40,15 +41,16 @@ def despeckle(ab: np.ndarray, cells_ab: np.ndarray, window: int = DESPECKLE_CELL
     return propagate.upsampled_change(ab, cells_ab, med)
 
 
-def decodings(grid: bool) -> dict[str, dict]:
+def decodings(smooth: list[float], sigma: list[float], power: list[float], mute: list[float]) -> dict[str, dict]:
+    """The baselines and propagation over the grid of its parameters."""
     out: dict[str, dict] = {"graph": {}, "median": {"median": True}}
-    smooth = (2.0, 4.0, 8.0) if grid else (propagate.SMOOTHNESS,)
-    sigma = (3.0, 6.0) if grid else (propagate.L_SIGMA,)
-    power = (2.0, 4.0) if grid else (propagate.SURE_POWER,)
-    mute = (0.25, 0.5) if grid else (propagate.MUTE_GAIN,)
     for s, sg, pw, m in itertools.product(smooth, sigma, power, mute):
         out[f"prop λ{s:g} σ{sg:g} p{pw:g} mute{m:g}"] = {"smoothness": s, "l_sigma": sg, "power": pw, "mute": m}
     return out
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="tune", choices=("tune", "test"))
     p.add_argument("--per-source", type=int, default=40)
     p.add_argument("--model", type=Path, default=None)
-    p.add_argument("--grid", action="store_true", help="the whole grid (else the engine's chosen values only)")
+    p.add_argument("--smoothness", type=_floats, default=[propagate.SMOOTHNESS], help="λ values, comma-separated")
+    p.add_argument("--sigma", type=_floats, default=[propagate.L_SIGMA], help="σ values (L units)")
+    p.add_argument("--power", type=_floats, default=[propagate.SURE_POWER], help="confidence exponents")
+    p.add_argument("--mute", type=_floats, default=[propagate.MUTE_GAIN], help="muting gains before propagation")
     p.add_argument("--json", type=Path, default=Path("tune_propagation.json"))
     args = p.parse_args(argv)
     colorizer = Colorizer(args.model, provider="cpu", local_hints=False)
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = colorizer.predict_planes(prepared, np.zeros((2, h, w), np.float32), np.zeros((1, h, w), np.float32))
         cases.append((name, truth, gray, l_only, regions, prepared, raw))
     table: dict[str, dict] = {}
-    for label, cfg in decodings(args.grid).items():
+    for label, cfg in decodings(args.smoothness, args.sigma, args.power, args.mute).items():
         t0 = time.perf_counter()
         per: dict[str, list] = {}
         for name, truth, gray, l_only, regions, prepared, raw in cases:

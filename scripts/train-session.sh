@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Model 3's training on the 2-core CPU machine, one session at a time (issue 27). The run resumes
+# exactly (weights, moving average, AdamW moments, schedule position, data position, generators):
+#   scripts/train-session.sh data    build .data/extra from the fetched photo repositories (once per machine)
+#   scripts/train-session.sh start   resume in the background (runs/v3/last.pt, else the committed
+#                                    checkpoint, else from the start), 1 thread, log in runs/v3.out
+#   scripts/train-session.sh status  where the run stands: step, speed, last validation
+#   scripts/train-session.sh save    copy the resume state to models/checkpoints/ (commit it before the session ends)
+# The photos: bring the repositories of ../shared/data/SOURCES.md ("Photos at the app's scale")
+# with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3/features-0-192,
+# ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (~35 minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+RUN=runs/v3
+SAVED=models/checkpoints/rehue-colorizer-3-train.pt
+PLAN=${PLAN:-cached:192:12000s}
+ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 8e-4 --cache-crops 57600 --threads 1 --workers 2 --bf16
+      --val-every 15 --ckpt-every 5 --data ../shared/data .data/extra)
+case ${1:?usage: train-session.sh data|start|status|save} in
+  data)
+    PYTHON=$PY bash ../shared/data/build_extra_photos.sh "${MIRROR:-/work/.mirror}" .data/extra --with-small ;;
+  start)
+    [ -d .data/extra ] || { echo "no .data/extra: run 'scripts/train-session.sh data' first" >&2; exit 2; }
+    mkdir -p "$RUN"
+    if [ -f "$RUN/last.pt" ]; then from=(--resume)
+    elif [ -f "$SAVED" ]; then from=(--resume-from "$SAVED")
+    else from=(); fi
+    nohup "$PY" -m export.train "${ARGS[@]}" "${from[@]}" >>"$RUN.out" 2>&1 &
+    echo "training in the background (pid $!), log $RUN.out" ;;
+  status)
+    grep -E "resum|stage [0-9]+ step" "$RUN.out" | tail -n 2
+    grep "validation" "$RUN.out" | tail -n 1 | cut -c1-400 ;;
+  save)
+    cp "$RUN/last.pt" "$SAVED.tmp" && mv "$SAVED.tmp" "$SAVED"
+    "$PY" -c "import torch,sys; c=torch.load(sys.argv[1],weights_only=False); print('saved step', c['step'], 'stage', c['stage'], 'stage step', c['stage_step'])" "$SAVED" ;;
+esac
