@@ -85,14 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         per: dict[str, list] = {}
         for name, truth, gray, l_only, regions, prepared, raw in cases:
             probs = raw.probs
-            graph_cells = contract.annealed_mean(probs, colorizer.bins, anneal_t, graph_mute)
+            unmuted, entropy = contract.anneal_and_entropy(probs, colorizer.bins, anneal_t)
+            graph_cells = contract.mute(unmuted, entropy, graph_mute)
             if cfg.get("median"):
                 ab = despeckle(raw.ab, graph_cells)
             elif cfg:
-                q, hc, wc = probs.shape
-                cells = contract.annealed_mean(probs, colorizer.bins, anneal_t, cfg["mute"])
-                sure = np.float32(1e-3) + (propagate.confidence(probs) - np.float32(1e-3)) ** (cfg["power"] / propagate.SURE_POWER)
-                new = propagate.propagate(cells, sure, propagate.cell_lightness(prepared.l_work, hc, wc), cfg["smoothness"], cfg["l_sigma"])
+                new = propagate.consistent_cells(unmuted, entropy, prepared.l_work, cfg["mute"], cfg["power"],
+                                                 smoothness=cfg["smoothness"], l_sigma=cfg["l_sigma"])
                 ab = propagate.upsampled_change(raw.ab, graph_cells, new)
             else:
                 ab = raw.ab

@@ -144,19 +144,32 @@ def anneal(log_p: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_T) -> n
     return np.einsum("qc,qn->nc", bins.astype(np.float32), log_p) / log_p.sum(axis=0)[:, None]  # einsum: no BLAS threads
 
 
-def annealed_mean(probs: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_T, mute_gain: float = 0.0) -> np.ndarray:
-    """The decoder graph's own decoding, in numpy: (Q, h, w) probabilities over ``bins`` (Q, 2) ->
-    (h, w, 2) Lab chroma per cell, muted where unsure (see ANNEAL_T). The graph outputs this
-    bilinearly upsampled; the engine needs it per cell to clean the automatic chroma."""
+def anneal_and_entropy(probs: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_T) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, h, w) probabilities over ``bins`` (Q, 2) -> the unmuted annealed mean (h, w, 2) Lab
+    chroma per cell and the normalised entropy (h, w) in [0, 1]: one logarithm for both (the
+    engine needs the entropy to mute and to weigh cells, ``rehue.propagate``)."""
     q, h, w = probs.shape
     flat = probs.reshape(q, -1)
     log_p = np.maximum(flat, np.float32(1e-12))
     np.log(log_p, out=log_p)
-    ab = anneal(log_p.copy() if mute_gain else log_p, bins, anneal_t)  # (h·w, 2)
-    if mute_gain:
-        entropy = -np.einsum("qn,qn->n", flat, log_p) / np.float32(np.log(q))
-        ab *= np.clip(1.0 - mute_gain * np.maximum(entropy - MUTE_FROM, 0.0), 0.0, 1.0)[:, None]
-    return np.ascontiguousarray(ab.reshape(h, w, 2), dtype=np.float32)
+    entropy = -np.einsum("qn,qn->n", flat, log_p) / np.float32(np.log(q))
+    ab = anneal(log_p, bins, anneal_t)  # (h·w, 2); overwrites log_p
+    return np.ascontiguousarray(ab.reshape(h, w, 2), dtype=np.float32), entropy.reshape(h, w).astype(np.float32)
+
+
+def mute(ab: np.ndarray, entropy: np.ndarray, mute_gain: float) -> np.ndarray:
+    """Chroma per cell (h, w, 2) muted where unsure: × clip(1 − gain × (H − MUTE_FROM), 0, 1)."""
+    if not mute_gain:
+        return ab
+    return ab * np.clip(1.0 - mute_gain * np.maximum(entropy - MUTE_FROM, 0.0), 0.0, 1.0)[..., None].astype(np.float32)
+
+
+def annealed_mean(probs: np.ndarray, bins: np.ndarray, anneal_t: float = ANNEAL_T, mute_gain: float = 0.0) -> np.ndarray:
+    """The decoder graph's own decoding, in numpy: (Q, h, w) probabilities over ``bins`` (Q, 2) ->
+    (h, w, 2) Lab chroma per cell, muted where unsure (see ANNEAL_T). The graph outputs this
+    bilinearly upsampled; the engine needs it per cell to clean the automatic chroma."""
+    ab, entropy = anneal_and_entropy(probs, bins, anneal_t)
+    return mute(ab, entropy, mute_gain)
 
 
 def _in_gamut_ab_cells() -> np.ndarray:

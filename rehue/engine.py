@@ -313,9 +313,9 @@ class Colorizer:
         (``rehue.propagate``; not with ``local_hints=False``, the network's own answers for evaluation)."""
         if not self.local_hints:
             return chroma
-        anneal_t = float(self.metadata["anneal_t"])
-        graph_cells = contract.annealed_mean(chroma.probs, self.bins, anneal_t, float(self.metadata.get("mute_gain", 0.0)))
-        cells = propagate.consistent_cells(chroma.probs, self.bins, prepared.l_work, anneal_t)
+        ab, entropy = contract.anneal_and_entropy(chroma.probs, self.bins, float(self.metadata["anneal_t"]))
+        graph_cells = contract.mute(ab, entropy, float(self.metadata.get("mute_gain", 0.0)))  # what the graph upsampled
+        cells = propagate.consistent_cells(ab, entropy, prepared.l_work)
         return Chroma(propagate.upsampled_change(chroma.ab, graph_cells, cells), chroma.probs_source, chroma.bins)
 
     @staticmethod

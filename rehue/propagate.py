@@ -27,12 +27,10 @@ SURE_POWER = 4.0  # confidence = (1 - normalised entropy) ** SURE_POWER
 MUTE_GAIN = 0.25  # muting of unsure cells before propagation (the graph's own is 1.0): less, as they now take a neighbour's colour
 
 
-def confidence(probs: np.ndarray) -> np.ndarray:
-    """(Q, hc, wc) distributions -> (hc, wc) in (0, 1]: 1 for a one-bin certainty, ~0 for a flat one."""
-    q = probs.shape[0]
-    p = np.maximum(probs, np.float32(1e-12))
-    entropy = -(probs * np.log(p)).sum(0) / np.float32(np.log(q))
-    return np.float32(1e-3) + np.clip(1.0 - entropy, 0.0, 1.0).astype(np.float32) ** np.float32(SURE_POWER)
+def confidence(entropy: np.ndarray, power: float = SURE_POWER) -> np.ndarray:
+    """(hc, wc) normalised entropy of the network's distributions -> confidence in (0, 1]: 1 for a
+    one-bin certainty, ~0 for a flat distribution."""
+    return np.float32(1e-3) + np.clip(1.0 - entropy, 0.0, 1.0).astype(np.float32) ** np.float32(power)
 
 
 def cell_lightness(l_work: np.ndarray, hc: int, wc: int) -> np.ndarray:
@@ -69,13 +67,13 @@ def propagate(cells_ab: np.ndarray, sure: np.ndarray, l_cells: np.ndarray, smoot
     return np.asarray(spsolve(a, b), dtype=np.float32).reshape(hc, wc, 2)
 
 
-def consistent_cells(probs: np.ndarray, bins: np.ndarray, l_work: np.ndarray, anneal_t: float,
-                     mute_gain: float = MUTE_GAIN, **kw) -> np.ndarray:
-    """The network's distributions for one photo -> (hc, wc, 2) chroma per cell that agrees with
-    itself over plain regions: annealed mean (muted by ``mute_gain``), then ``propagate``."""
-    q, hc, wc = probs.shape
-    cells_ab = contract.annealed_mean(probs, bins, anneal_t, mute_gain)
-    return propagate(cells_ab, confidence(probs), cell_lightness(l_work, hc, wc), **kw)
+def consistent_cells(ab: np.ndarray, entropy: np.ndarray, l_work: np.ndarray, mute_gain: float = MUTE_GAIN,
+                     power: float = SURE_POWER, **kw) -> np.ndarray:
+    """The network's unmuted annealed mean (hc, wc, 2) and entropy (hc, wc) per cell
+    (``contract.anneal_and_entropy``) -> chroma per cell that agrees with itself over plain
+    regions: muted by ``mute_gain``, then ``propagate``d with the cells' confidence."""
+    hc, wc = entropy.shape
+    return propagate(contract.mute(ab, entropy, mute_gain), confidence(entropy, power), cell_lightness(l_work, hc, wc), **kw)
 
 
 def upsampled_change(ab: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -326,7 +326,7 @@ def test_automatic_chroma_is_propagated_once_per_photo(colorizer: Colorizer):
     raw = colorizer.predict_planes(prepared, np.zeros((2, h, w), np.float32), np.zeros((1, h, w), np.float32))
     anneal_t = float(colorizer.metadata["anneal_t"])
     graph_cells = contract.annealed_mean(raw.probs, colorizer.bins, anneal_t, float(colorizer.metadata["mute_gain"]))
-    cells = propagate.consistent_cells(raw.probs, colorizer.bins, prepared.l_work, anneal_t)
+    cells = propagate.consistent_cells(*contract.anneal_and_entropy(raw.probs, colorizer.bins, anneal_t), prepared.l_work)
     assert np.abs(auto.ab - propagate.upsampled_change(raw.ab, graph_cells, cells)).max() < 1e-4
     assert np.abs(auto.ab - raw.ab).max() > 0.05
 
