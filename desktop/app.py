@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rehue import __version__
 from rehue.logsetup import setup_logging
+from rehue.providers import library_loads
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +28,7 @@ XCB_LIBRARIES = {
 }
 
 
-def _loads(library: str) -> bool:
-    import ctypes
-
-    try:
-        ctypes.CDLL(library)
-        return True
-    except OSError:
-        return False
-
-
-def display_problem(env: dict[str, str] | None = None, loads=_loads, platform: str = sys.platform) -> str | None:
+def display_problem(env: dict[str, str] | None = None, loads=library_loads, platform: str = sys.platform) -> str | None:
     """Why the window cannot open here, in one line a person can act on; None when it can. Qt's
     own text for these cases is a page about plugins that never says what to install (issue 25)."""
     env = dict(os.environ if env is None else env)

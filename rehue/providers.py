@@ -53,7 +53,8 @@ def choose_providers(requested: str | None, available: Sequence[str]) -> list[st
     return chosen
 
 
-def _loads(name: str) -> bool:
+def library_loads(name: str) -> bool:
+    """Whether the system's dynamic loader finds and loads this shared library."""
     try:
         ctypes.CDLL(name)
         return True
@@ -67,7 +68,7 @@ def cuda_problem(ort: ModuleType | None = None) -> str | None:
     ort = ort or load_runtime()
     if PROVIDERS["cuda"] not in ort.get_available_providers():
         return "this installation has no GPU runtime: for an NVIDIA GPU, reinstall with pip install 'rehue[gpu]'"
-    if not _loads("libcuda.so.1") and not _loads("nvcuda.dll"):
+    if not library_loads("libcuda.so.1") and not library_loads("nvcuda.dll"):
         return "no NVIDIA driver was found (libcuda): install the NVIDIA driver, or run on the CPU"
     preload = getattr(ort, "preload_dlls", None)
     if preload is not None:

@@ -198,7 +198,7 @@ def test_cuda_listed_without_a_driver_falls_back_with_a_reason(monkeypatch):
 
     real = ort.get_available_providers
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real()])
-    monkeypatch.setattr(providers, "_loads", lambda name: False)  # no libcuda
+    monkeypatch.setattr(providers, "library_loads", lambda name: False)  # no libcuda
     c = Colorizer(provider="cuda")
     assert c.device_name == "CPU" and c.decoder.get_providers() == ["CPUExecutionProvider"]
     assert "NVIDIA driver" in c.fallback_reason
