@@ -239,10 +239,11 @@ class Hint:
             x, y, a, b = (float(d[k]) for k in ("x", "y", "a", "b"))
             radius = int(d.get("radius", 2))
             reach = float(d.get("reach", DEFAULT_REACH))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ContractError(f"not a hint: {d!r}") from exc
-        if not (0 <= x <= 1 and 0 <= y <= 1 and -128 <= a <= 128 and -128 <= b <= 128 and 0 <= radius <= 16):
-            raise ContractError(f"hint out of range: {d!r}")
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+            raise ContractError(f"not a hint: {str(d)[:200]}") from exc
+        if not (0 <= x <= 1 and 0 <= y <= 1 and -128 <= a <= 128 and -128 <= b <= 128 and 0 <= radius <= 16
+                and np.isfinite(reach) and reach > 0):
+            raise ContractError(f"hint out of range: {str(d)[:200]}")
         return cls(x, y, a, b, radius, float(np.clip(reach, *REACH_RANGE)))
 
 

@@ -290,6 +290,21 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
 # ----------------------------------------------------------------------------- writing
 
 
+def printable(path: str | os.PathLike[str]) -> str:
+    """A file name as it is safe to print: control characters (escape sequences that clear a
+    terminal, newlines) and bytes that are not UTF-8 shown as \\xNN instead of acted on."""
+    out = []
+    for ch in str(path):
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:  # a byte os.fsdecode could not decode (surrogateescape)
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0:
+            out.append(f"\\x{o:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def output_suffix(fmt: str) -> str:
     """File suffix for a format name ('jpeg', 'png', 'tiff')."""
     try:

@@ -498,3 +498,15 @@ def test_first_start_uses_the_screen(qtbot, tmp_path):
     assert w.width() >= 0.85 * area.width() and w.height() >= 0.85 * area.height()
     assert area.contains(w.geometry().center())
     w.close()
+
+
+def test_a_sidecar_with_the_most_hints_a_photo_keeps_restores(qtbot, window: MainWindow, photo: Path):
+    """Issue 23: a 10,000-hint sidecar froze the app on "Restore your hints?"; a photo now keeps at
+    most sidecar.MAX_HINTS, and that many restore and render (a bigger file is ignored, tested in test_hints)."""
+    rng = np.random.default_rng(0)
+    hints = tuple(Hint(float(rng.uniform()), float(rng.uniform()), float(rng.uniform(-40, 40)), float(rng.uniform(-40, 40)))
+                  for _ in range(sidecar.MAX_HINTS))
+    sidecar.write(photo, sidecar.Sidecar(hints, 1.0, "2.0.0"))
+    open_and_wait(qtbot, window, photo)
+    assert len(window.hints) == sidecar.MAX_HINTS
+    qtbot.waitUntil(lambda: not window.scheduler.is_busy() and window.last_result is not None, timeout=TIMEOUT)

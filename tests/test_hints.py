@@ -4,6 +4,7 @@ colour they show, and are kept with the photo (rehue.sidecar)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -170,3 +171,46 @@ def test_fusion_picks_the_hinted_mode_where_the_hint_reaches():
     out = hint_reach.fuse(probs, weights, [hint], bins, temperature=contract.ANNEAL_T, base_ab=base)
     assert np.linalg.norm(out[4, 1] - bins[blue]) < 3
     assert np.array_equal(out[:, 4:], base[:, 4:])  # where the hint does not reach: as it was
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 100_000 + "]" * 100_000,  # deeply nested JSON: RecursionError
+    json.dumps({"format": "rehue-hints", "hints": [{"x": 0.5, "y": 0.5, "a": 1, "b": 1, "radius": "Infinity"}]}).replace('"Infinity"', "Infinity"),
+    json.dumps({"format": "rehue-hints", "hints": [{"x": 0.5, "y": 0.5, "a": 1, "b": 1, "reach": 0.3}]}).replace("0.3", "NaN"),
+    json.dumps({"format": "rehue-hints", "hints": [{"x": 0.5, "y": 0.5, "a": 1, "b": 1, "reach": -0.3}]}),
+    json.dumps({"format": "rehue-hints", "version": 999, "hints": [{"x": 0.5, "y": 0.5, "a": 1, "b": 1}]}),
+    json.dumps({"format": "rehue-hints", "hints": [{"x": 0.5, "y": 0.5, "a": 1, "b": 1}] * (sidecar.MAX_HINTS + 1)}),
+    json.dumps({"format": "rehue-hints", "hints": [], "pad": "x" * (sidecar.MAX_BYTES + 1)}),
+    json.dumps([1, 2, 3]),
+], ids=["nested", "infinite-radius", "nan-reach", "negative-reach", "newer-version", "too-many-hints", "too-big", "not-an-object"])
+def test_damaged_or_hostile_sidecars_are_ignored(tmp_path: Path, content: str, caplog):
+    """Issue 23: a hints file that is damaged, hostile or from a newer Rehue is ignored with a
+    warning naming it; it never fails the photo (RecursionError, OverflowError), never applies
+    hints that do nothing (NaN or negative reach), never holds more than a person could place."""
+    photo = tmp_path / "grandma.jpg"
+    photo.write_bytes(b"jpeg")
+    sidecar.path_for(photo).write_text(content)
+    assert sidecar.read(photo) is None
+    assert "ignoring the hints file" in caplog.text and "grandma.jpg.rehue.json" in caplog.text
+
+
+def test_a_sidecar_that_links_to_another_photos_is_not_this_photos(tmp_path: Path):
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    sidecar.write(b, sidecar.Sidecar((Hint(0.5, 0.5, 30.0, -20.0),), 1.0, "test"))
+    sidecar.path_for(a).symlink_to(sidecar.path_for(b))
+    assert sidecar.read(b) is not None and sidecar.read(a) is None
+
+
+def test_a_photo_whose_sidecar_name_is_too_long_still_reads(tmp_path: Path):
+    """Issue 23: a valid photo named 245+ bytes: its sidecar's name passes NAME_MAX and
+    Path.is_file() raised instead of saying there is none."""
+    photo = tmp_path / ("p" * 246 + ".jpg")
+    photo.write_bytes(b"jpeg")
+    assert sidecar.read(photo) is None
+
+
+def test_names_are_printed_without_their_control_characters():
+    from rehue.photo_io import printable
+
+    assert printable("a\x1b]0;pwned\x07\nb.jpg") == "a\\x1b]0;pwned\\x07\\x0ab.jpg"
+    assert printable(os.fsdecode(b"caf\xe9.jpg")) == "caf\\xe9.jpg" and printable("фото.jpg") == "фото.jpg"
