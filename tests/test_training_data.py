@@ -3,6 +3,7 @@ schedule of a warm restart; averaging checkpoints; evaluation scores that do not
 
 from __future__ import annotations
 
+import re
 import tarfile
 from pathlib import Path
 
@@ -237,3 +238,13 @@ def test_decoder_sees_the_whole_photo():
         feats[2][..., :2, :2] += 3.0  # top-left stride-16 cells only
         moved = model.decoder.forward_logits(tuple(feats), *zeros)
     assert (moved - base)[..., -8:, -8:].abs().max() > 1e-3  # bottom-right cells, 200+ px away
+
+
+def test_every_command_the_readme_names_is_installed():
+    """Issue 23: rehue-shards was in the README and scripts but had no entry point."""
+    from importlib.metadata import entry_points
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    named = set(re.findall(r"\brehue-[a-z]+\b", readme)) - {"rehue-colorizer"}  # the model's name, not a command
+    installed = {e.name for e in entry_points(group="console_scripts")} | {e.name for e in entry_points(group="gui_scripts")}
+    assert "rehue-shards" in named and named <= installed, named - installed
