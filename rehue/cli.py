@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from rehue import __version__
@@ -113,15 +114,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"rehue {__version__}: {len(plan.items)} photo(s) to colorize, {len(plan.skipped_existing)} already done; "
           f"model {colorizer.metadata['model_name']} {colorizer.metadata['model_version']} on {colorizer.device_name}", file=sys.stderr)
-    if colorizer.fallback_reason and args.provider != "cpu":
-        print(f"running on the CPU: {colorizer.fallback_reason}", file=sys.stderr)
+    said = colorizer.fallback_reason if args.provider != "cpu" else None
+    if said:
+        print(f"running on the CPU: {said}", file=sys.stderr)
+
+    def later_fallback() -> str | None:
+        """A move to the CPU during the run (the GPU ran out of memory): said at the end, once."""
+        return colorizer.fallback_reason if args.provider != "cpu" and colorizer.fallback_reason != said else None
 
     return _drive(args, "the photo in progress",
                   lambda progress, cancel, failure: run_batch(plan, colorizer, options, progress=progress, cancel=cancel, failure=failure),
-                  colorizer.fallback_reason if args.provider != "cpu" else None)
+                  later_fallback)
 
 
-def _drive(args: argparse.Namespace, unit: str, run, fallback: str | None = None) -> int:
+def _drive(args: argparse.Namespace, unit: str, run, fallback: Callable[[], str | None] = lambda: None) -> int:
     """Signals, progress bar, one line per failure, summary, report and exit code around ``run``
     (one machine or Ray): 0 all done, 1 some photos failed, 2 could not start, 130 stopped."""
     from rehue.batch import BatchBusy
@@ -159,8 +165,9 @@ def _drive(args: argparse.Namespace, unit: str, run, fallback: str | None = None
         return 130
     bar.close()
     print(result.summary(), file=sys.stderr)
-    if fallback:
-        print(f"(ran on the CPU: {fallback})", file=sys.stderr)
+    moved = fallback()
+    if moved:
+        print(f"(moved to the CPU during the run: {moved})", file=sys.stderr)
     if args.report:
         print(f"report: {result.write_report(args.report)}", file=sys.stderr)
     if result.cancelled:

@@ -131,6 +131,8 @@ class Colorizer:
         self._opts = opts
         self.fallback_reason: str | None = None
         wanted = choose_providers(provider, ort.get_available_providers())
+        if provider == "cuda" and len(wanted) == 1:  # asked for by name, and this runtime has no CUDA at all
+            self._fall_back(providers.cuda_problem(ort) or "this installation has no GPU runtime")
         if len(wanted) > 1:
             problem = providers.cuda_problem(ort)
             if problem:
@@ -177,8 +179,10 @@ class Colorizer:
         self.providers = self.decoder.get_providers()
 
     def _fall_back(self, reason: str, wanted_cuda: bool = True) -> None:
+        """Record why the model runs on the CPU. Said to the person once, by whoever shows the
+        device (the command line's first lines, the app's status bar); the log file keeps it."""
         self.fallback_reason = reason
-        (log.warning if wanted_cuda else log.info)("running on the CPU: %s", reason)
+        log.info("running on the CPU (%s): %s", "CUDA was asked for" if wanted_cuda else "automatic choice", reason)
 
     def _run(self, part: str, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """One session run; a CUDA failure at run time (out of memory) moves the model to the CPU

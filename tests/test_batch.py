@@ -133,6 +133,17 @@ def test_outputs_say_rehue_colorized_them_unless_asked_not_to(tmp_path, fmt):
         assert 0x9213 not in im.getexif() and im.getexif().get(0x010F) == "Old Scanner"
 
 
+def test_cli_asked_for_cuda_on_the_cpu_runtime_says_why_once(tmp_path, photos):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this runtime has CUDA")
+    r = subprocess.run(CLI + [str(photos["gray.jpg"]), "-o", str(tmp_path / "out"), "--provider", "cuda"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("running on the CPU") == 1 and "rehue[gpu]" in r.stderr
+
+
 def test_cli_unwritable_output_is_found_before_any_work(tmp_path, photos):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
