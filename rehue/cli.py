@@ -134,10 +134,13 @@ def _drive(args: argparse.Namespace, unit: str, run, fallback: Callable[[], str 
     from rehue.cluster import ClusterError
 
     cancel = threading.Event()
+    running = threading.Event()  # a second Ctrl-C stops at once only while photos are in progress
 
     def on_signal(signum, frame) -> None:
         if cancel.is_set():
-            raise KeyboardInterrupt
+            if running.is_set():
+                raise KeyboardInterrupt
+            return  # already finishing (summary, report): the exit code is 130 either way
         cancel.set()
         if signum == signal.SIGINT:
             print(f"\nstopping after {unit} (Ctrl-C again to quit now)", file=sys.stderr)
@@ -153,6 +156,7 @@ def _drive(args: argparse.Namespace, unit: str, run, fallback: Callable[[], str 
             sys.stderr.write("\r\x1b[K")
         print(f"failed: {reason}", file=sys.stderr)
 
+    running.set()
     try:
         result = run(bar.update, cancel, on_failure)
     except (BatchBusy, ClusterError) as exc:
@@ -163,6 +167,8 @@ def _drive(args: argparse.Namespace, unit: str, run, fallback: Callable[[], str 
         bar.close()
         print("stopped at once; photos already finished are kept, a re-run resumes", file=sys.stderr)
         return 130
+    finally:
+        running.clear()
     bar.close()
     print(result.summary(), file=sys.stderr)
     moved = fallback()
