@@ -111,7 +111,8 @@ class BatchResult:
         w = csv.writer(buf)
         w.writerow(["input", "output", "status", "reason"])
         w.writerows(self.rows)
-        photo_io.write_atomically(Path(path), buf.getvalue().encode("utf-8"))
+        # A name that is not UTF-8 (os.fsdecode's surrogates) goes back as the bytes it was on disk.
+        photo_io.write_atomically(Path(path), buf.getvalue().encode("utf-8", "surrogateescape"))
         return Path(path)
 
 

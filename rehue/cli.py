@@ -81,6 +81,22 @@ class _Bar:
             self.stream.flush()
 
 
+def _report_problem(path: Path) -> str | None:
+    """Why the --report file cannot be written (a folder, an unwritable place), or None."""
+    import tempfile
+
+    if path.is_dir():
+        return f"--report {path} is a folder: give a file name, e.g. {path / 'report.csv'}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".rehue-probe-", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot write the report into {path.parent} ({exc.strerror or exc}): choose another place for --report"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(console_level=logging.WARNING)
@@ -89,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
 
     options = BatchOptions(strength=args.strength, fmt=args.format, overwrite=args.overwrite, jobs=args.jobs,
                            suffix=args.suffix, recolour=args.recolour, mark=not args.no_mark)
+    report_problem = _report_problem(args.report) if args.report else None
+    if report_problem:  # found before any work, like an unwritable output folder
+        print(f"error: {report_problem}", file=sys.stderr)
+        return 2
     plan = plan_batch(args.inputs, args.output, options)
     if plan.fatal:
         print(f"error: {plan.fatal}", file=sys.stderr)

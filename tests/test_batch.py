@@ -144,6 +144,26 @@ def test_cli_asked_for_cuda_on_the_cpu_runtime_says_why_once(tmp_path, photos):
     assert r.stderr.count("running on the CPU") == 1 and "rehue[gpu]" in r.stderr
 
 
+def test_cli_report_keeps_non_utf8_names_and_a_bad_report_path_is_found_first(tmp_path, photos):
+    """Issue 23: --report crashed after a good batch on a non-UTF-8 file name, and on a report path
+    that is a folder or unwritable (only found after all the work)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    raw = os.path.join(os.fsencode(d), b"caf\xe9.jpg")
+    with open(raw, "wb") as f:
+        f.write(photos["gray.jpg"].read_bytes())
+    report = tmp_path / "report.csv"
+    r = subprocess.run(CLI + [str(d), "-o", str(tmp_path / "out"), "--report", str(report)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert b"caf\xe9.jpg" in report.read_bytes() and "written" in report.read_text(errors="replace")
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    for bad, words in ((tmp_path, "is a folder"), (blocker / "report.csv", "cannot write the report")):
+        r = subprocess.run(CLI + [str(d), "-o", str(tmp_path / "out2"), "--report", str(bad)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and words in r.stderr and "colorized" not in r.stderr
+        assert not (tmp_path / "out2").exists()
+
+
 def test_cli_unwritable_output_is_found_before_any_work(tmp_path, photos):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
