@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ VERSION = 1
 # a few dozen), far less than what froze the app or filled memory (issue 23: 10⁴ and 10⁶ hints).
 MAX_HINTS = 256
 MAX_BYTES = 256 * 1024
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ def read(photo: Path) -> Sidecar | None:
     """The sidecar beside ``photo``, or None if there is none; a damaged, oversized, linked or
     newer one is logged and ignored (it must never stop a photo from opening or a batch from running)."""
     src = path_for(photo)
+    if len(os.fsencode(src.name)) > NAME_MAX:
+        return None  # a photo named near the limit can have no hints file beside it (the app cannot write one either)
     try:
         if src.is_symlink():
             raise ContractError("it is a link to another file, not this photo's own hints")
