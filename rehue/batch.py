@@ -166,8 +166,8 @@ def _regular_file_problem(path: Path) -> str | None:
 
 def _walk(root: Path, out_dir: Path, problems: list, ignored: list) -> Iterator[tuple[Path, Path]]:
     """(photo, path relative to root) under ``root``; everything else is reported."""
-    def on_error(exc: OSError) -> None:
-        where = Path(exc.filename) if exc.filename else root
+    def on_error(exc: OSError, where: Path | None = None) -> None:
+        where = where or (Path(exc.filename) if exc.filename else root)
         if exc.errno == errno.ENAMETOOLONG:
             problems.append((where, "its path is longer than the system allows; move it up or shorten folder names"))
         else:
@@ -178,14 +178,17 @@ def _walk(root: Path, out_dir: Path, problems: list, ignored: list) -> Iterator[
         keep = []
         for n in sorted(dirnames):
             p = d / n
-            if n.startswith("."):
-                ignored.append((p, "hidden folder"))
-            elif p.resolve() == out_dir:
-                continue  # the output folder may live inside the input tree: never colorize outputs
-            elif p.is_symlink():
-                ignored.append((p, "symbolic link to a folder (not followed)"))
-            else:
-                keep.append(n)
+            try:
+                if n.startswith("."):
+                    ignored.append((p, "hidden folder"))
+                elif p.resolve() == out_dir:
+                    continue  # the output folder may live inside the input tree: never colorize outputs
+                elif p.is_symlink():
+                    ignored.append((p, "symbolic link to a folder (not followed)"))
+                else:
+                    keep.append(n)
+            except OSError as exc:  # a folder nested past PATH_MAX: that folder's line, the walk goes on
+                on_error(exc, p)
         dirnames[:] = keep
         for f in sorted(filenames):
             p = d / f
@@ -195,7 +198,11 @@ def _walk(root: Path, out_dir: Path, problems: list, ignored: list) -> Iterator[
             if why:
                 ignored.append((p, why))
                 continue
-            problem = _regular_file_problem(p)
+            try:
+                problem = _regular_file_problem(p)
+            except OSError as exc:
+                problem = ("its path is longer than the system allows; move it up or shorten folder names"
+                           if exc.errno == errno.ENAMETOOLONG else f"cannot be read ({exc.strerror or exc})")
             if problem:
                 problems.append((p, problem))
             else:

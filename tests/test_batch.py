@@ -164,6 +164,25 @@ def test_cli_report_keeps_non_utf8_names_and_a_bad_report_path_is_found_first(tm
         assert not (tmp_path / "out2").exists()
 
 
+def test_a_folder_nested_past_path_max_is_one_line_and_the_rest_is_done(tmp_path, colorizer):
+    """Issue 23: a folder nested beyond PATH_MAX stopped the batch at planning (ENAMETOOLONG)."""
+    d = tmp_path / "in"
+    _gray(d / "a.jpg")
+    deep = os.open(d, os.O_RDONLY)
+    try:
+        for _ in range(24):  # 24 × 200 bytes: past Linux's 4096
+            os.mkdir("d" * 200, dir_fd=deep)
+            nxt = os.open("d" * 200, os.O_RDONLY, dir_fd=deep)
+            os.close(deep)
+            deep = nxt
+    finally:
+        os.close(deep)
+    plan = plan_batch([d], tmp_path / "out")
+    assert [i.src.name for i in plan.items] == ["a.jpg"]
+    assert any("longer than the system allows" in why for _, why in plan.problems)
+    assert len(run_batch(plan, colorizer).written) == 1
+
+
 def test_cli_unwritable_output_is_found_before_any_work(tmp_path, photos):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
