@@ -380,13 +380,21 @@ def colorize_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, 
         colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt, mark=options.mark,
                                  prepared=prepared)
         return "written", "with its saved hints" if saved and saved.hints else ""
-    except photo_io.PhotoError as exc:
-        return "failed", str(exc)
-    except (EngineError, MemoryError) as exc:
-        return "failed", f"{item.src}: {exc or 'out of memory'}"
-    except Exception as exc:  # one bad photo must not end the batch; the log has the traceback
-        log.exception("unexpected failure on %s", item.src)
-        return "failed", f"{item.src}: unexpected error ({type(exc).__name__}: {exc}); see the log file"
+    except Exception as exc:  # the one error rule: a photo's failure is its own line
+        return "failed", photo_failure(item.src, exc)
+
+
+def photo_failure(src: Path, exc: BaseException) -> str:
+    """The one error rule of a batch: whatever goes wrong with one photo (a bad file, out of memory,
+    a bug) becomes that photo's line, naming it; only the person (cancel) or a broken installation
+    (the model cannot load, checked before the batch starts) ends the run. A bug's traceback goes to
+    the log file, not the console."""
+    if isinstance(exc, photo_io.PhotoError):
+        return str(exc)
+    if isinstance(exc, (EngineError, MemoryError)):
+        return f"{photo_io.printable(src)}: {exc or 'out of memory: too large for this computer'}"
+    log.error("unexpected failure on %s", photo_io.printable(src), exc_info=exc)
+    return f"{photo_io.printable(src)}: unexpected error ({type(exc).__name__}: {exc}); see the log file"
 
 
 def start_result(plan: BatchPlan) -> BatchResult:
@@ -502,10 +510,10 @@ def _run_in_groups(items: list[BatchItem], colorizer: Colorizer, options: BatchO
             for item, pending in zip(group, current):
                 try:
                     photo = pending.result()
-                except photo_io.PhotoError as exc:
+                except Exception as exc:  # reading is a photo's business too (photo_failure)
                     if not may_start():
                         return
-                    finish(item, "failed", str(exc))
+                    finish(item, "failed", photo_failure(item.src, exc))
                     continue
                 if wants_colour(photo, options):
                     ready.append((item, photo))

@@ -155,6 +155,8 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
             if im.mode not in ("RGB", "RGBA", "L"):
                 return np.asarray(im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB"))
             return np.asarray(im)
+    except Image.DecompressionBombError as exc:
+        raise PhotoError(_too_large(path, exc)) from None
     except Exception as exc:
         log.debug("pillow could not decode %s: %s", path, exc)
         return None
@@ -169,9 +171,22 @@ def _decode_jpeg(path: Path) -> np.ndarray:
             im.load()
             # np.array, not asarray: writable, as the batch renders into the photo's own buffer.
             return np.array(im if im.mode in ("RGB", "L") else im.convert("RGB"))
+    except Image.DecompressionBombError as exc:
+        raise PhotoError(_too_large(path, exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise PhotoError(f"{path}: the JPEG data is damaged ({exc}); the file is corrupt or truncated. "
                          "Re-copy it from the original source or re-scan it.") from None
+
+
+def _too_large(path: Path, exc: Exception) -> str:
+    """The message for a file whose header claims more pixels than Rehue opens (a real giant scan,
+    or a damaged header claiming one): said before any memory is taken for it."""
+    import re
+
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    claims = f" claims {int(found.group(1)) / 1e6:,.0f} megapixels, which" if found else ""
+    return (f"{path}:{claims} is more than Rehue's limit of {MAX_PIXELS // 1_000_000} megapixels. If the scan is real, "
+            "save a smaller copy (or split it) and colorize that; else the file's header is damaged.")
 
 
 def is_gray(rgb: np.ndarray) -> bool:

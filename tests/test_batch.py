@@ -183,6 +183,29 @@ def test_a_folder_nested_past_path_max_is_one_line_and_the_rest_is_done(tmp_path
     assert len(run_batch(plan, colorizer).written) == 1
 
 
+@pytest.mark.parametrize("extra", [[], ["--jobs", "2"], ["--photos-per-run", "2"]])
+def test_a_decompression_bomb_is_one_line_and_the_batch_goes_on(tmp_path, extra):
+    """Issue 23: a JPEG whose header claims 65000 × 65000 pixels (Pillow's DecompressionBombError)
+    ended the batch with a traceback on the default path; later photos were never done."""
+    import io
+
+    from PIL import Image
+
+    d = tmp_path / "in"
+    for name in ("a.jpg", "c.jpg", "d.jpg"):
+        _gray(d / name)
+    buf = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buf, "JPEG")
+    bomb = bytearray(buf.getvalue())
+    sof = bomb.find(b"\xff\xc0")
+    bomb[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
+    (d / "b_bomb.jpg").write_bytes(bytes(bomb))
+    r = subprocess.run(CLI + [str(d), "-o", str(tmp_path / "out"), *extra], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "b_bomb.jpg: claims 4,225 megapixels" in r.stderr and "3 colorized" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "c.jpg", "d.jpg"]
+
+
 def test_cli_unwritable_output_is_found_before_any_work(tmp_path, photos):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
