@@ -17,10 +17,11 @@ import numpy as np
 
 from rehue import contract
 
-# Chosen on the tune half (export/tune_propagation.py: 166 photos, 12 sources, 46 settings; the
+# Chosen on the tune half (export/tune_propagation.py: 166 photos, 12 sources, 36 settings; the
 # grid and the choice are in models/MODEL_CARD.md): the best balance of dB, ΔE00, colourfulness and
 # blotches. More smoothing (λ 8) or a steeper confidence (p 6–8) gained up to 0.2 dB more and
-# took blotches far below truth's, but cost colourfulness on every source; λ ≤ 1 left the blotches.
+# took blotches far below truth's, but cost colourfulness on every source; λ 0.25 left the blotches
+# (4.5–7.3 %, four settings of a third grid that was stopped there).
 SMOOTHNESS = 4.0  # λ: how strongly neighbouring cells of alike lightness agree
 L_SIGMA = 3.0  # L units: lightness difference at which two neighbours' affinity falls to e^-1/2
 SURE_POWER = 4.0  # confidence = (1 - normalised entropy) ** SURE_POWER
