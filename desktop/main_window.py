@@ -5,6 +5,7 @@ actions and menus live in ``menus``."""
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +37,8 @@ from rehue.engine import Colorizer, EngineError
 from rehue.logsetup import log_file
 from rehue.resources import assets_dir
 from rehue.session import PhotoSession, PreviewRequest, PreviewResult, side_by_side
+
+log = logging.getLogger(__name__)
 
 OPEN_FILTER = f"Photos ({' '.join('*' + s for s in sorted(photo_io.READ_SUFFIXES))});;All files (*)"
 SAVE_FILTERS = {name: f"{label} ({' '.join('*' + s for s in suffixes)})" for name, (label, suffixes) in photo_io.SAVE_FORMATS.items()}
@@ -573,6 +576,8 @@ class MainWindow(QMainWindow):
             return
         self.closing = True
         QApplication.instance().removeEventFilter(self)
+        if not workers.wait_for_saves():  # a save in progress finishes before the window goes
+            log.warning("a save was still running when Rehue closed")
         # The undo stack goes with the window: nothing may call back into it after this.
         self.hints.undo_stack.cleanChanged.disconnect(self._on_clean_changed)
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -74,11 +74,19 @@ class Job(QRunnable):
         except Exception as exc:
             if user_message(exc) is None:  # a bug: the traceback goes to the log file
                 log.error("background job failed:\n%s", traceback.format_exc())
-            self.signals.errored.emit(exc)
+            self.emit("errored", exc)
         else:
-            self.signals.result.emit(value)
+            self.emit("result", value)
         finally:
-            self.signals.finished.emit()
+            self.emit("finished")
+
+    def emit(self, name: str, *args: Any) -> None:
+        """Emit one of ``signals``; when the window (and Qt's side of the signals) is already gone at
+        quit, the job's work is done and nobody is listening: nothing to say, nothing to raise."""
+        try:
+            getattr(self.signals, name).emit(*args)
+        except RuntimeError:  # "Signal source has been deleted" (issue 23)
+            log.debug("job finished after its window closed (%s not delivered)", name)
 
 
 def start(job: Job, pool: QThreadPool | None = None) -> Job:
@@ -141,9 +149,27 @@ class SaveJob(Job):
 
     def __init__(self, session: PhotoSession, dst, fmt: str, hints, strength: float, mark: bool = True) -> None:
         super().__init__(self._run, session, dst, fmt, hints, strength, mark)
+        _SAVING.add(self)  # from now, not from when a thread picks it up: a close right after Save waits too
 
     def _run(self, session: PhotoSession, dst, fmt: str, hints, strength: float, mark: bool):
-        return session.save(dst, fmt, hints, strength, progress=self.signals.progress.emit, mark=mark)
+        try:
+            return session.save(dst, fmt, hints, strength, progress=lambda f: self.emit("progress", f), mark=mark)
+        finally:
+            _SAVING.discard(self)
+
+
+_SAVING: set[SaveJob] = set()
+
+
+def wait_for_saves(timeout_s: float = 120.0) -> bool:
+    """Block until every save in progress is written (the window is closing: a photo being saved
+    must not be cut off); False if one still runs after ``timeout_s``."""
+    import time
+
+    end = time.monotonic() + timeout_s
+    while _SAVING and time.monotonic() < end:
+        time.sleep(0.02)
+    return not _SAVING
 
 
 class BatchJob(Job):
@@ -155,6 +181,6 @@ class BatchJob(Job):
 
     def _run(self, plan: BatchPlan, colorizer: Colorizer, options: BatchOptions):
         def progress(p: BatchProgress) -> None:
-            self.signals.progress.emit(p)
+            self.emit("progress", p)
 
         return run_batch(plan, colorizer, options, progress=progress, cancel=self.cancel)

@@ -510,3 +510,23 @@ def test_a_sidecar_with_the_most_hints_a_photo_keeps_restores(qtbot, window: Mai
     open_and_wait(qtbot, window, photo)
     assert len(window.hints) == sidecar.MAX_HINTS
     qtbot.waitUntil(lambda: not window.scheduler.is_busy() and window.last_result is not None, timeout=TIMEOUT)
+
+
+def test_closing_during_a_save_waits_for_the_photo_and_says_nothing(qtbot, settings, tmp_path, monkeypatch, capfd):
+    """Issue 23: closing the window while a save ran printed "RuntimeError: Signal source has been
+    deleted"; the photo being saved must be written whole all the same."""
+    src = tmp_path / "scan.jpg"
+    cv2.imwrite(str(src), gray_scene(1500, 2000))
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    open_and_wait(qtbot, w, src)
+    out = tmp_path / "scan_colour.png"
+    monkeypatch.setattr(main_window.QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    w.save_as()
+    w.close()  # at once, the save still running
+    assert not w.isVisible() and out.exists()
+    with Image.open(out) as im:
+        assert im.size == (2000, 1500)
+    qtbot.wait(300)
+    assert "Signal source has been deleted" not in capfd.readouterr().err
