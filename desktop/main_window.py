@@ -158,8 +158,8 @@ class MainWindow(QMainWindow):
                                      + (f"\nNot on the GPU: {reason}" if reason else ""))
         if reason and provider != "cpu":
             self.statusBar().showMessage(f"Running on the CPU: {reason}", 15000)
-        if self.session is not None:
-            self.open_path(self.current_path, confirm=False)
+        if self.session is not None:  # the open photo on the new model, with the edits not yet saved
+            self.open_path(self.current_path, confirm=False, keep=(self.hints.hints(), self.hints.strength, self.saved_path))
 
     # ================================================================== opening
     def open_dialog(self) -> None:
@@ -178,7 +178,10 @@ class MainWindow(QMainWindow):
         else:
             self.open_batch(paths)
 
-    def open_path(self, path: Path | None, confirm: bool = True) -> None:
+    def open_path(self, path: Path | None, confirm: bool = True,
+                  keep: tuple[tuple[Hint, ...], float, Path | None] | None = None) -> None:
+        """Open a photo; ``keep``: (hints, strength, saved path) to carry over when the same photo is
+        opened again on another model (Settings), instead of starting afresh."""
         if path is None or self.colorizer is None:
             return
         if confirm and not self._confirm_discard("Otherwise they are lost when the next photo opens.",
@@ -189,12 +192,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {path.name}…")
         _busy_cursor(True)
         job = workers.Job(PhotoSession.open, path, self.colorizer)
-        job.signals.result.connect(lambda session, gen=gen, path=path: self._on_opened(session, path, gen))
+        job.signals.result.connect(lambda session, gen=gen, path=path: self._on_opened(session, path, gen, keep))
         job.signals.errored.connect(lambda exc: self._error(exc, title="Cannot open this photo"))
         job.signals.finished.connect(lambda: _busy_cursor(False))
         workers.start(job)
 
-    def _on_opened(self, session: PhotoSession, path: Path, gen: int) -> None:
+    def _on_opened(self, session: PhotoSession, path: Path, gen: int,
+                   keep: tuple[tuple[Hint, ...], float, Path | None] | None = None) -> None:
         if gen != self.photo_generation or self.closing:
             return
         self.session = session
@@ -216,7 +220,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{path.name}: {w} × {h}, {depth}{note}", 10000)
         self._update_title()
         self._update_actions()
-        self._offer_saved_hints(session)
+        if keep is not None:
+            hints, strength, self.saved_path = keep
+            if hints or strength != HintStore.DEFAULT_STRENGTH:
+                self.hints.restore(tuple(session.snap(h) for h in hints), strength)  # still unsaved: the title keeps its *
+        else:
+            self._offer_saved_hints(session)
         self.request_preview("preview")
 
     def _offer_saved_hints(self, session: PhotoSession) -> None:
@@ -450,9 +459,10 @@ class MainWindow(QMainWindow):
         dlg.show()
 
     def open_settings(self) -> None:
+        before = (self.settings.value("provider", "auto", str), self.settings.value("model", "", str))
         dlg = SettingsDialog(self.settings, self.colorizer.device_name if self.colorizer else "no model", self)
-        if dlg.exec():
-            self.load_model()
+        if dlg.exec() and (self.settings.value("provider", "auto", str), self.settings.value("model", "", str)) != before:
+            self.load_model()  # only when where or what runs changed; the open photo keeps its hints
 
     def about(self) -> None:
         meta = self.colorizer.metadata if self.colorizer else {}

@@ -530,3 +530,28 @@ def test_closing_during_a_save_waits_for_the_photo_and_says_nothing(qtbot, setti
         assert im.size == (2000, 1500)
     qtbot.wait(300)
     assert "Signal source has been deleted" not in capfd.readouterr().err
+
+
+def test_settings_ok_keeps_the_unsaved_hints(qtbot, window: MainWindow, photo: Path, monkeypatch):
+    """Issue 23: Settings → OK reloaded the model and reopened the photo, silently discarding its
+    unsaved hints. Now OK reloads only when the provider or model changed, and keeps the edits."""
+    open_and_wait(qtbot, window, photo)
+    click_view(qtbot, window.after_view, 0.5, 0.5)
+    window.panel.strength.setValue(70)
+    hints = window.hints.hints()
+
+    def accept_with(provider: str):
+        def exec_(dlg):
+            dlg.provider.setCurrentIndex(dlg.provider.findData(provider))
+            dlg.accept()
+            return True
+        return exec_
+
+    monkeypatch.setattr(dialogs.SettingsDialog, "exec", accept_with("cpu"))  # nothing changed
+    window.open_settings()
+    assert window.hints.hints() == hints and window.hints.strength == pytest.approx(0.7)
+    monkeypatch.setattr(dialogs.SettingsDialog, "exec", accept_with("auto"))  # the model is reloaded
+    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
+        window.open_settings()
+    qtbot.waitUntil(lambda: len(window.hints) == 1, timeout=TIMEOUT)
+    assert window.hints.strength == pytest.approx(0.7) and "*" in window.windowTitle()
