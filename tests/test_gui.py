@@ -547,11 +547,13 @@ def test_settings_ok_keeps_the_unsaved_hints(qtbot, window: MainWindow, photo: P
             return True
         return exec_
 
-    monkeypatch.setattr(dialogs.SettingsDialog, "exec", accept_with("cpu"))  # nothing changed
+    gen, session = window.photo_generation, window.session
+    monkeypatch.setattr(dialogs.SettingsDialog, "exec", accept_with("cpu"))  # nothing changed: nothing reloaded
     window.open_settings()
+    qtbot.wait(300)
+    assert window.photo_generation == gen and window.session is session
     assert window.hints.hints() == hints and window.hints.strength == pytest.approx(0.7)
     monkeypatch.setattr(dialogs.SettingsDialog, "exec", accept_with("auto"))  # the model is reloaded
-    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
-        window.open_settings()
-    qtbot.waitUntil(lambda: len(window.hints) == 1, timeout=TIMEOUT)
-    assert window.hints.strength == pytest.approx(0.7) and "*" in window.windowTitle()
+    window.open_settings()
+    qtbot.waitUntil(lambda: window.session is not session, timeout=TIMEOUT)
+    assert len(window.hints) == 1 and window.hints.strength == pytest.approx(0.7) and "*" in window.windowTitle()
