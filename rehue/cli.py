@@ -19,7 +19,7 @@ from rehue import __version__
 from rehue.batch import format_duration
 from rehue.engine import PROVIDER_CHOICES
 from rehue.logsetup import setup_logging
-from rehue.photo_io import SAVE_FORMATS
+from rehue.photo_io import SAVE_FORMATS, printable
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -81,6 +81,12 @@ class _Bar:
             self.stream.flush()
 
 
+def say(line: str) -> None:
+    """One line to the person at the terminal, file names in it made harmless (photo_io.printable:
+    a name can hold escape sequences that clear the screen or retitle the terminal, or newlines)."""
+    print(printable(line), file=sys.stderr)
+
+
 def _report_problem(path: Path) -> str | None:
     """Why the --report file cannot be written (a folder, an unwritable place), or None."""
     import tempfile
@@ -107,14 +113,14 @@ def main(argv: list[str] | None = None) -> int:
                            suffix=args.suffix, recolour=args.recolour, mark=not args.no_mark)
     report_problem = _report_problem(args.report) if args.report else None
     if report_problem:  # found before any work, like an unwritable output folder
-        print(f"error: {report_problem}", file=sys.stderr)
+        say(f"error: {report_problem}")
         return 2
     plan = plan_batch(args.inputs, args.output, options)
     if plan.fatal:
-        print(f"error: {plan.fatal}", file=sys.stderr)
+        say(f"error: {plan.fatal}")
         return 2
     for path, reason in plan.problems:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        say(f"skipped {path}: {reason}")
     if plan.ignored:
         kinds: dict[str, int] = {}
         for _, why in plan.ignored:
@@ -130,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         threads = max(1, (os.cpu_count() or 2) // args.jobs) if args.jobs > 1 else None
         colorizer = Colorizer(args.model, provider=args.provider, threads=threads, photos_per_run=args.photos_per_run)
     except EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return 2
     print(f"rehue {__version__}: {len(plan.items)} photo(s) to colorize, {len(plan.skipped_existing)} already done; "
           f"model {colorizer.metadata['model_name']} {colorizer.metadata['model_version']} on {colorizer.device_name}", file=sys.stderr)
@@ -174,14 +180,14 @@ def _drive(args: argparse.Namespace, unit: str, run, fallback: Callable[[], str 
     def on_failure(path: Path, reason: str) -> None:
         if bar.enabled:
             sys.stderr.write("\r\x1b[K")
-        print(f"failed: {reason}", file=sys.stderr)
+        say(f"failed: {reason}")
 
     running.set()
     try:
         result = run(bar.update, cancel, on_failure)
     except (BatchBusy, ClusterError) as exc:
         bar.close()
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C: the photo in progress is dropped whole, never half-written
         bar.close()
@@ -195,7 +201,7 @@ def _drive(args: argparse.Namespace, unit: str, run, fallback: Callable[[], str 
     if moved:
         print(f"(moved to the CPU during the run: {moved})", file=sys.stderr)
     if args.report:
-        print(f"report: {result.write_report(args.report)}", file=sys.stderr)
+        say(f"report: {result.write_report(args.report)}")
     if result.cancelled:
         return 130
     return 1 if result.failed else 0

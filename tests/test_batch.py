@@ -206,6 +206,19 @@ def test_a_decompression_bomb_is_one_line_and_the_batch_goes_on(tmp_path, extra)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "c.jpg", "d.jpg"]
 
 
+def test_cli_prints_hostile_names_harmlessly(tmp_path, photos):
+    """Issue 23: a file name holding a terminal escape sequence or a newline was printed raw (it
+    could clear the screen or retitle the terminal): every message escapes it."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "evil\x1b]0;pwned\x07\nname.jpg").write_bytes(b"not a photo at all")
+    (d / "good.jpg").write_bytes(photos["gray.jpg"].read_bytes())
+    r = subprocess.run(CLI + [str(d), "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "1 colorized" in r.stderr
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+    assert "evil\\x1b]0;pwned\\x07\\x0aname.jpg" in r.stderr
+
+
 def test_cli_unwritable_output_is_found_before_any_work(tmp_path, photos):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
