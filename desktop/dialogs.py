@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from desktop import workers
 from rehue.batch import BatchOptions, BatchProgress, BatchResult, format_duration, plan_batch
 from rehue.logsetup import log_file
-from rehue.photo_io import SAVE_FORMATS
+from rehue.photo_io import SAVE_FORMATS, printable
 from rehue.providers import cuda_problem, usable_choices
 
 RECOLOUR_LABEL = "Also recolour photos that already have colour"
@@ -206,7 +206,7 @@ class BatchDialog(QDialog):
             return
         self.failures.clear()
         for path, reason in plan.problems:
-            self.failures.addItem(f"{path.name}: {reason}")
+            self.failures.addItem(printable(f"{path.name}: {reason}"))
         if not plan.items:
             done = len(plan.skipped_existing)
             self.status.setText(f"Nothing to do: all {done} photo(s) already have an output." if done else "No photos found there.")
@@ -250,8 +250,8 @@ class BatchDialog(QDialog):
         self.result = result
         self.failures.clear()
         for path, reason in result.failed:
-            item = QListWidgetItem(reason if path.name in reason else f"{path.name}: {reason}")
-            item.setToolTip(f"{path}\n{reason}")
+            item = QListWidgetItem(printable(reason if path.name in reason else f"{path.name}: {reason}"))
+            item.setToolTip(f"{printable(path)}\n{printable(reason)}")
             self.failures.addItem(item)
         summary = result.summary(redo_colour=f"tick “{RECOLOUR_LABEL}” to colour them too")
         self.status.setText(summary[:1].upper() + summary[1:] + ".")  # not capitalize(): it lowercases the rest
