@@ -192,7 +192,12 @@ def _drive(args: argparse.Namespace, unit: str, run, fallback: Callable[[], str 
     except KeyboardInterrupt:  # a second Ctrl-C: the photo in progress is dropped whole, never half-written
         bar.close()
         print("stopped at once; photos already finished are kept, a re-run resumes", file=sys.stderr)
-        return 130
+        # Leave now, with 130: the interpreter's own shutdown would wait for the reading threads and
+        # could end the process by SIGINT (exit −2) instead (issue 23). Every output is written
+        # atomically, so a temporary file is all a photo in progress can leave (the next run removes it).
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(130)
     finally:
         running.clear()
     bar.close()
