@@ -41,14 +41,11 @@ def despeckle(ab: np.ndarray, cells_ab: np.ndarray, window: int = DESPECKLE_CELL
     return propagate.upsampled_change(ab, cells_ab, med)
 
 
-def decodings(smooth: list[float], sigma: list[float], power: list[float], mute: list[float],
-              threshold: list[float] = ()) -> dict[str, dict]:
+def decodings(smooth: list[float], sigma: list[float], power: list[float], mute: list[float]) -> dict[str, dict]:
     """The baselines and propagation over the grid of its parameters."""
     out: dict[str, dict] = {"graph": {}, "median": {"median": True}}
     for s, sg, pw, m in itertools.product(smooth, sigma, power, mute):
         out[f"prop λ{s:g} σ{sg:g} p{pw:g} mute{m:g}"] = {"smoothness": s, "l_sigma": sg, "power": pw, "mute": m}
-    for s, sg, th, m in itertools.product(smooth, sigma, threshold, mute):
-        out[f"prop λ{s:g} σ{sg:g} H<{th:g} mute{m:g}"] = {"smoothness": s, "l_sigma": sg, "power": 1.0, "threshold": th, "mute": m}
     return out
 
 
@@ -66,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sigma", type=_floats, default=[propagate.L_SIGMA], help="σ values (L units)")
     p.add_argument("--power", type=_floats, default=[propagate.SURE_POWER], help="confidence exponents")
     p.add_argument("--mute", type=_floats, default=[propagate.MUTE_GAIN], help="muting gains before propagation")
-    p.add_argument("--threshold", type=_floats, default=[], help="logistic confidence: entropies at which cells turn unsure")
     p.add_argument("--json", type=Path, default=Path("tune_propagation.json"))
     args = p.parse_args(argv)
     colorizer = Colorizer(args.model, provider="cpu", local_hints=False)
@@ -84,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = colorizer.predict_planes(prepared, np.zeros((2, h, w), np.float32), np.zeros((1, h, w), np.float32))
         cases.append((name, truth, gray, l_only, regions, prepared, raw))
     table: dict[str, dict] = {}
-    for label, cfg in decodings(args.smoothness, args.sigma, args.power, args.mute, args.threshold).items():
+    for label, cfg in decodings(args.smoothness, args.sigma, args.power, args.mute).items():
         t0 = time.perf_counter()
         per: dict[str, list] = {}
         for name, truth, gray, l_only, regions, prepared, raw in cases:
@@ -94,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.get("median"):
                 ab = despeckle(raw.ab, graph_cells)
             elif cfg:
-                new = propagate.consistent_cells(unmuted, entropy, prepared.l_work, cfg["mute"], cfg["power"], cfg.get("threshold"),
+                new = propagate.consistent_cells(unmuted, entropy, prepared.l_work, cfg["mute"], cfg["power"],
                                                  smoothness=cfg["smoothness"], l_sigma=cfg["l_sigma"])
                 ab = propagate.upsampled_change(raw.ab, graph_cells, new)
             else:

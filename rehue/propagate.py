@@ -28,13 +28,9 @@ SURE_POWER = 4.0  # confidence = (1 - normalised entropy) ** SURE_POWER
 MUTE_GAIN = 0.25  # muting of unsure cells before propagation (the graph's own is 1.0): less, as they now take a neighbour's colour
 
 
-def confidence(entropy: np.ndarray, power: float = SURE_POWER, threshold: float | None = None,
-               softness: float = 0.05) -> np.ndarray:
+def confidence(entropy: np.ndarray, power: float = SURE_POWER) -> np.ndarray:
     """(hc, wc) normalised entropy of the network's distributions -> confidence in (0, 1]: 1 for a
-    one-bin certainty, ~0 for a flat distribution: (1 − H)^power, or with ``threshold`` a logistic
-    step (sure below it, unsure above, over about ``softness``)."""
-    if threshold is not None:
-        return np.float32(1e-3) + (1.0 / (1.0 + np.exp((entropy - threshold) / softness))).astype(np.float32)
+    one-bin certainty, ~0 for a flat distribution."""
     return np.float32(1e-3) + np.clip(1.0 - entropy, 0.0, 1.0).astype(np.float32) ** np.float32(power)
 
 
@@ -73,12 +69,12 @@ def propagate(cells_ab: np.ndarray, sure: np.ndarray, l_cells: np.ndarray, smoot
 
 
 def consistent_cells(ab: np.ndarray, entropy: np.ndarray, l_work: np.ndarray, mute_gain: float = MUTE_GAIN,
-                     power: float = SURE_POWER, threshold: float | None = None, **kw) -> np.ndarray:
+                     power: float = SURE_POWER, **kw) -> np.ndarray:
     """The network's unmuted annealed mean (hc, wc, 2) and entropy (hc, wc) per cell
     (``contract.anneal_and_entropy``) -> chroma per cell that agrees with itself over plain
     regions: muted by ``mute_gain``, then ``propagate``d with the cells' confidence."""
     hc, wc = entropy.shape
-    return propagate(contract.mute(ab, entropy, mute_gain), confidence(entropy, power, threshold), cell_lightness(l_work, hc, wc), **kw)
+    return propagate(contract.mute(ab, entropy, mute_gain), confidence(entropy, power), cell_lightness(l_work, hc, wc), **kw)
 
 
 def upsampled_change(ab: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
