@@ -26,6 +26,9 @@ case ${1:?usage: train-session.sh data|start|status|save} in
     if [ -f "$RUN/last.pt" ]; then from=(--resume)
     elif [ -f "$SAVED" ]; then from=(--resume-from "$SAVED")
     else from=(); fi
+    # The class-rebalancing prior the run started with (the same photos give the same, but a resume
+    # must not depend on it).
+    [ -f "$RUN/ab_prior.npy" ] || { [ -f "${SAVED%.pt}.ab_prior.npy" ] && cp "${SAVED%.pt}.ab_prior.npy" "$RUN/ab_prior.npy"; } || true
     nohup "$PY" -m export.train "${ARGS[@]}" "${from[@]}" >>"$RUN.out" 2>&1 &
     echo "training in the background (pid $!), log $RUN.out" ;;
   status)
@@ -33,5 +36,6 @@ case ${1:?usage: train-session.sh data|start|status|save} in
     grep "validation" "$RUN.out" | tail -n 1 | cut -c1-400 ;;
   save)
     cp "$RUN/last.pt" "$SAVED.tmp" && mv "$SAVED.tmp" "$SAVED"
+    cp "$RUN/ab_prior.npy" "${SAVED%.pt}.ab_prior.npy"
     "$PY" -c "import torch,sys; c=torch.load(sys.argv[1],weights_only=False); print('saved step', c['step'], 'stage', c['stage'], 'stage step', c['stage_step'])" "$SAVED" ;;
 esac
