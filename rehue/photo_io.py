@@ -416,12 +416,33 @@ def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exi
     raise PhotoError(f"unknown output format {fmt!r}")
 
 
+STALE_PARTIAL_S = 600  # a temporary file this old is no write in progress: a killed save left it
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Remove the hidden temporary files a killed save of this same photo left beside it (the
+    batch cleans its output folder under its lock; the app saves one photo at a time, so it cleans
+    what its own earlier, interrupted save of this file left)."""
+    import glob
+    import time
+
+    cutoff = time.time() - STALE_PARTIAL_S
+    for stale in glob.glob(os.path.join(glob.escape(str(path.parent)), f".{glob.escape(path.stem[:40])}.*.rehue-partial")):
+        try:
+            if os.stat(stale).st_mtime < cutoff:
+                os.unlink(stale)
+                log.info("removed %s, left by an interrupted save", stale)
+        except OSError:
+            pass
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename, so a
     crash or a cancel never leaves a half-written photo under the final name."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=".rehue-partial", dir=path.parent)
     except PermissionError:
         raise PhotoError(f"{path}: cannot write into {path.parent} (permission denied). Choose another output folder.") from None

@@ -228,3 +228,21 @@ def test_tiff_output_is_compressed_losslessly(tmp_path):
         assert im.info.get("compression") == "tiff_lzw" and im.tag_v2.get(317) == 2
         assert np.array_equal(np.asarray(im.convert("RGB")), rgb)
     assert np.array_equal(cv2.imread(str(path))[..., ::-1], rgb)
+
+
+def test_a_save_removes_what_a_killed_save_of_the_same_photo_left(tmp_path):
+    """Issue 23: a kill during a save left a hidden .rehue-partial that the app never removed."""
+    import os
+    import time
+
+    dst = tmp_path / "scan_colour.png"
+    stale = tmp_path / ".scan_colour.abc123.rehue-partial"
+    fresh = tmp_path / ".scan_colour.def456.rehue-partial"  # a save of it going on right now: left alone
+    other = tmp_path / ".another.abc123.rehue-partial"  # another photo's: not this save's business
+    for p in (stale, fresh, other):
+        p.write_bytes(b"half")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    photo_io.write_atomically(dst, b"whole")
+    assert dst.read_bytes() == b"whole" and not stale.exists() and fresh.exists() and other.exists()
