@@ -101,3 +101,24 @@ def test_engine_matches_torch_through_the_contract(exported):
     ab_ref = contract.denormalise_ab(ab_t[0].numpy()).transpose(1, 2, 0)
     np.testing.assert_allclose(chroma.ab, ab_ref, rtol=1e-3, atol=1e-2)
     np.testing.assert_allclose(chroma.probs, probs_t[0].numpy(), rtol=1e-3, atol=1e-5)
+
+
+def test_quantized_copy_of_both_graphs_runs_in_the_engine(exported, tmp_path):
+    """Issue 23: rehue-quantize fed the old single graph's inputs (L and hints) and was untested.
+    Now each of the two graphs is calibrated on what it sees, and the engine runs the int8 pair."""
+    from export.quantize import quantize
+
+    model, path = exported
+    rng = np.random.default_rng(0)
+    photos = [np.dstack([gray_scene(120, 160, seed=i)] * 3).astype(np.int16) + rng.integers(-40, 40, 3).astype(np.int16)
+              for i in range(4)]
+    photos = [np.clip(p, 0, 255).astype(np.uint8) for p in photos]
+    enc, dec = quantize(path, tmp_path / "seeded-int8.onnx", photos)
+    assert enc.name == "seeded-int8.encoder.onnx" and dec.name == "seeded-int8.decoder.onnx"
+    for f in (enc, dec):
+        ops = {n.op_type for n in onnx.load(str(f)).graph.node}
+        assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    int8 = Colorizer(tmp_path / "seeded-int8.onnx", provider="cpu")
+    assert int8.metadata["model_name"] == "seeded"
+    out = int8.colorize(gray_scene(120, 160, seed=7))
+    assert out.shape == (120, 160, 3) and out.dtype == np.uint8
