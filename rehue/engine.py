@@ -172,9 +172,11 @@ class Colorizer:
             except Exception as exc:
                 if len(wanted) == 1:
                     raise EngineError(f"{file}: not a usable ONNX model ({exc})") from exc
-                # CUDA listed but unusable: the CPU alone decides whether the file is the problem.
+                # CUDA listed but the session failed: the CPU alone first tells a bad file (its
+                # EngineError, nothing said about CUDA) from a CUDA problem (then the fallback).
+                self._open_sessions([PROVIDERS["cpu"]])
                 self._fall_back(providers.describe_failure(exc), wanted_cuda=True)
-                return self._open_sessions([PROVIDERS["cpu"]])
+                return
         self.encoder, self.decoder = sessions
         self.providers = self.decoder.get_providers()
 

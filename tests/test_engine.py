@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import onnx
 import pytest
 
 from helpers import gray_scene
-from rehue import contract, recombine
+from rehue import contract, providers, recombine
 from rehue.contract import Hint
 from rehue.engine import Colorizer, EngineError, choose_providers
 from rehue.resources import default_model_path
@@ -199,7 +200,6 @@ def test_cuda_listed_without_a_driver_falls_back_with_a_reason(monkeypatch):
     """The GPU build lists CUDA even with no NVIDIA card: the engine says why it uses the CPU."""
     import onnxruntime as ort
 
-    from rehue import providers
 
     real = ort.get_available_providers
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real()])
@@ -223,22 +223,24 @@ def test_damaged_runtime_is_named(monkeypatch):
     SessionOptions: say so instead of an AttributeError."""
     import types
 
-    from rehue import providers
 
     monkeypatch.setattr(providers.importlib, "import_module", lambda name: types.ModuleType("onnxruntime"))
     with pytest.raises(EngineError, match="damaged.*rehue\\[cpu\\]"):
         Colorizer(provider="cpu")
 
 
-def test_corrupt_model_with_cuda_listed_is_an_engine_error(monkeypatch, tmp_path: Path):
+def test_corrupt_model_with_cuda_listed_is_an_engine_error(monkeypatch, tmp_path: Path, caplog):
     import onnxruntime as ort
 
     real = ort.get_available_providers
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real()])
     for f in contract.model_files(tmp_path / "junk.onnx"):
         f.write_bytes(b"garbage")
-    with pytest.raises(EngineError, match="not a usable ONNX model"):
-        Colorizer(tmp_path / "junk.onnx", provider="auto")
+    monkeypatch.setattr(providers, "cuda_problem", lambda ort=None: None)  # as if CUDA could run
+    with caplog.at_level(logging.INFO, logger="rehue.engine"):
+        with pytest.raises(EngineError, match="not a usable ONNX model"):
+            Colorizer(tmp_path / "junk.onnx", provider="auto")
+    assert "running on the CPU" not in caplog.text  # the file is the problem, not CUDA (issue 23)
     with pytest.raises(EngineError):
         Colorizer(tmp_path / "junk.onnx", provider=None)
 
