@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rehue.batch import (
+    LOCK_NAME,
     BatchItem,
     BatchOptions,
     BatchPlan,
@@ -30,8 +31,11 @@ from rehue.batch import (
     record,
     start_result,
 )
+from rehue.photo_io import printable
 
 log = logging.getLogger(__name__)
+
+MAX_DEATHS = 2  # workers a chunk (then a single photo) may take down before it is given up
 
 
 class ClusterError(RuntimeError):
@@ -49,12 +53,48 @@ class ColorizeWorker:
     def info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "device": self.colorizer.device_name, "fallback": self.colorizer.fallback_reason}
 
-    def run(self, items: list[tuple[str, str]], options: BatchOptions) -> list[tuple[str, str, str, str]]:
-        out = []
+    def run(self, items: list[tuple[str, str]], options: BatchOptions, lock: str | None = None) -> list[tuple[str, str, str, str]]:
+        """Colorize a chunk; stop early when the driver that holds ``lock`` is gone (killed): the
+        chunks queued for it must not go on writing into a folder nobody is watching."""
+        out: list[tuple[str, str, str, str]] = []
         for src, dst in items:
+            if lock is not None and not driver_alive(Path(lock)):
+                log.warning("the batch's driver is gone: %d photos of this chunk left undone", len(items) - len(out))
+                break
             status, reason = colorize_item(self.colorizer, BatchItem(Path(src), Path(dst)), options)
             out.append((src, dst, status, reason))
         return out
+
+
+def driver_alive(lock: Path) -> bool:
+    """Whether a batch still holds the output folder's lock (``batch.output_lock``): the file is
+    there and its lock cannot be taken. Taken here means nobody holds it: released at once."""
+    import fcntl
+
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False  # removed: the batch ended
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock this check took
+    return False
+
+
+def after_death(items: list[tuple[str, str]], deaths: dict[tuple[tuple[str, str], ...], int]) -> tuple[list[list[tuple[str, str]]], list[str]]:
+    """A chunk whose worker died: (chunks to retry, photos given up). Retried whole once; at its
+    MAX_DEATHS-th death split into single photos; a single photo that has taken MAX_DEATHS workers
+    with it is given up, so a photo that always kills its worker cannot loop for ever."""
+    key = tuple(items)
+    deaths[key] = deaths.get(key, 0) + 1
+    if deaths[key] < MAX_DEATHS:
+        return [items], []
+    if len(items) > 1:
+        return [[item] for item in items], []
+    return [], [items[0][0]]
 
 
 def _ray() -> Any:
@@ -124,12 +164,14 @@ def _drive(ray: Any, plan: BatchPlan, options: BatchOptions, result: BatchResult
     todo.reverse()  # pop() takes them in plan order
     by_src = {str(i.src): i for i in plan.items}
     in_flight: dict[Any, tuple[Any, list[tuple[str, str]]]] = {}
+    deaths: dict[tuple[tuple[str, str], ...], int] = {}  # how often each chunk's worker died
     total, done = len(plan.items), 0
+    lock = str(plan.out_dir / LOCK_NAME) if plan.out_dir is not None else None
 
     def submit(actor) -> None:
         if todo and not (cancel is not None and cancel.is_set()):
             items = todo.pop()
-            in_flight[actor.run.remote(items, options)] = (actor, items)
+            in_flight[actor.run.remote(items, options, lock)] = (actor, items)
 
     for a in actors:
         submit(a)
@@ -141,10 +183,19 @@ def _drive(ray: Any, plan: BatchPlan, options: BatchOptions, result: BatchResult
             try:
                 outcomes = ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.ActorDiedError) as exc:
-                # The worker died past its restarts: its chunk goes to a fresh worker. Photos it
-                # already finished are complete files; writing them again is harmless.
-                log.warning("a ray worker died (%s); retrying its %d photos", type(exc).__name__, len(items))
-                todo.append(items)
+                # The worker died past its restarts: its chunk goes to a fresh worker, once; a chunk
+                # that kills a second worker is split into single photos, and a photo that kills
+                # MAX_DEATHS workers fails alone (a photo that always kills its worker must not loop
+                # forever). Photos a dead worker finished are complete files: writing them again is harmless.
+                again, given_up = after_death(items, deaths)
+                log.warning("a ray worker died (%s) on %d photos; %s", type(exc).__name__, len(items),
+                            "giving up on it" if given_up else "retrying them" if again == [items] else "retrying them one by one")
+                todo.extend(reversed(again))
+                for src in given_up:
+                    done += 1
+                    record(result, by_src[src], "failed", f"{printable(src)}: its worker died {MAX_DEATHS} times while colorizing it "
+                           "(out of memory, or a file that crashes the decoder); colorize it alone to see why",
+                           done=done, total=total, t0=t0, failure=failure, progress=progress)
                 if actor in actors:
                     actors.remove(actor)
                 fresh = new_actor()

@@ -102,3 +102,35 @@ def test_a_killed_driver_resumes(tmp_path):
     assert "already done" in r.stderr and "10 colorized" not in r.stderr
     assert len([p for p in out.rglob("p*") if p.is_file()]) == 10
     assert not list(out.rglob("*.rehue-partial"))
+
+
+def test_a_photo_that_always_kills_its_worker_is_given_up():
+    """Issue 23: a chunk whose worker died was put back with no limit. Now: retried once, then its
+    photos one by one; a photo that takes MAX_DEATHS workers with it fails alone."""
+    from rehue.cluster import MAX_DEATHS, after_death
+
+    chunk = [("a.jpg", "out/a.jpg"), ("killer.jpg", "out/killer.jpg"), ("c.jpg", "out/c.jpg")]
+    deaths: dict = {}
+    queue, given_up, rounds = [chunk], [], 0
+    while queue and rounds < 50:
+        rounds += 1
+        items = queue.pop(0)
+        if any(src == "killer.jpg" for src, _ in items):  # the worker dies on this chunk
+            again, lost = after_death(items, deaths)
+            queue += again
+            given_up += lost
+    assert given_up == ["killer.jpg"] and not queue and rounds <= 1 + MAX_DEATHS + MAX_DEATHS + 2
+
+
+def test_workers_stop_when_the_driver_is_gone(tmp_path):
+    """Issue 23: chunks queued for a killed driver went on writing for ~20 s after its lock was
+    gone. A worker checks the driver's lock before each photo."""
+    from rehue.batch import LOCK_NAME, output_lock
+    from rehue.cluster import driver_alive
+
+    out = tmp_path / "out"
+    with output_lock(out):
+        assert driver_alive(out / LOCK_NAME)
+    assert not driver_alive(out / LOCK_NAME)  # a finished batch: no lock file
+    (out / LOCK_NAME).write_text("12345")  # a killed driver's file, no process holding its lock
+    assert not driver_alive(out / LOCK_NAME)
