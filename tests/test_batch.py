@@ -472,3 +472,64 @@ def test_stacked_batch_matches_one_photo_at_a_time(tmp_path):
     stopped = run_batch(plan_batch([d], tmp_path / "out_cancel"), Colorizer(provider="cpu", threads=2, photos_per_run=3),
                         progress=lambda p: cancel.set(), cancel=cancel)
     assert stopped.cancelled and len(stopped.rows) == 1
+
+
+def hostile_folder(root: Path, good: bytes) -> tuple[list[str], list[str]]:
+    """Every input of issue 23's stress run beside good photos: (good names, bad names)."""
+    import io
+    import json
+
+    from PIL import Image
+
+    root.mkdir(parents=True)
+    good_names = ["good1.jpg", "p" * 246 + ".jpg", os.fsdecode(b"caf\xe9.jpg"), "evil\x1b]0;x\x07\nname.jpg",
+                  "with_many_hints.jpg", "nested_sidecar.jpg", "infinite_radius.jpg", "nan_reach.jpg", "future.jpg", "linked.jpg"]
+    for name in good_names:
+        (root / name).write_bytes(good)
+    buf = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buf, "JPEG")
+    bomb = bytearray(buf.getvalue())
+    sof = bomb.find(b"\xff\xc0")
+    bomb[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
+    (root / "bomb.jpg").write_bytes(bytes(bomb))
+    (root / "document.jpg").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    (root / "empty.png").write_bytes(b"")
+    (root / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    bad_names = ["bomb.jpg", "document.jpg", "empty.png", "truncated.jpg"]
+    hint = {"x": 0.5, "y": 0.5, "a": 20, "b": 10}
+    side = {"format": "rehue-hints", "version": 1, "hints": [hint] * 1_000_000}
+    (root / "with_many_hints.jpg.rehue.json").write_text(json.dumps(side))
+    (root / "nested_sidecar.jpg.rehue.json").write_text("[" * 100_000 + "]" * 100_000)
+    (root / "infinite_radius.jpg.rehue.json").write_text(json.dumps({"format": "rehue-hints", "hints": [dict(hint, radius=1)]}).replace(": 1}", ": Infinity}"))
+    (root / "nan_reach.jpg.rehue.json").write_text(json.dumps({"format": "rehue-hints", "hints": [dict(hint, reach=0.5)]}).replace("0.5}", "NaN}"))
+    (root / "future.jpg.rehue.json").write_text(json.dumps({"format": "rehue-hints", "version": 999, "hints": [hint]}))
+    (root / "linked.jpg.rehue.json").symlink_to(root / "future.jpg.rehue.json")
+    deep = os.open(root, os.O_RDONLY)
+    for _ in range(24):
+        os.mkdir("d" * 200, dir_fd=deep)
+        nxt = os.open("d" * 200, os.O_RDONLY, dir_fd=deep)
+        os.close(deep)
+        deep = nxt
+    os.close(deep)
+    return good_names, bad_names
+
+
+def test_a_folder_of_every_hostile_input_colorizes_every_good_photo(tmp_path, photos):
+    """Issue 23's acceptance: one line per bad input, every good photo written (hostile sidecars
+    ignored, not failing their photos), exit code 1, no traceback, names printed harmlessly."""
+    good, bad = hostile_folder(tmp_path / "in", photos["gray.jpg"].read_bytes())
+    out = tmp_path / "out"
+    r = subprocess.run(CLI + [str(tmp_path / "in"), "-o", str(out), "--report", str(tmp_path / "report.csv")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert f"{len(good)} colorized" in r.stderr and "with their saved hints" not in r.stderr
+    for name in bad:
+        assert sum(name in line for line in r.stderr.splitlines() if line.startswith("failed: ")) == 1, name
+    assert "longer than the system allows" in r.stderr and "\x1b" not in r.stderr
+    written = {p.name for p in out.iterdir() if p.is_file()}
+    assert written == set(good)
+    for p in out.iterdir():
+        if p.is_file():  # each reopens as what it claims (read as bytes: one name is not UTF-8)
+            with open(os.fsencode(p), "rb") as f:
+                assert cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR) is not None, p.name
+    assert (tmp_path / "report.csv").stat().st_size > 0

@@ -557,3 +557,24 @@ def test_settings_ok_keeps_the_unsaved_hints(qtbot, window: MainWindow, photo: P
     window.open_settings()
     qtbot.waitUntil(lambda: window.session is not session, timeout=TIMEOUT)
     assert len(window.hints) == 1 and window.hints.strength == pytest.approx(0.7) and "*" in window.windowTitle()
+
+
+def test_the_app_survives_the_hostile_folder(qtbot, window: MainWindow, settings, tmp_path, colorizer, no_modal_dialogs):
+    """Issue 23: the app on the stress run's folder — its batch dialog colorizes every good photo
+    with one line per bad one, and photos with hostile hints files open without a prompt or a freeze."""
+    from test_batch import hostile_folder
+
+    good, bad = hostile_folder(tmp_path / "in", cv2.imencode(".jpg", gray_scene(120, 160, seed=3))[1].tobytes())
+    dlg = dialogs.BatchDialog(lambda: colorizer, settings, [tmp_path / "in"])
+    qtbot.addWidget(dlg)
+    dlg.start()
+    qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
+    assert len(dlg.result.written) == len(good)
+    lines = [dlg.failures.item(i).text() for i in range(dlg.failures.count())]
+    assert all(sum(name in line for line in lines) == 1 for name in bad) and not any("\x1b" in line or "\n" in line for line in lines)
+    dlg.close()
+    for name in ("with_many_hints.jpg", "nested_sidecar.jpg", "linked.jpg"):
+        shown = len(no_modal_dialogs)
+        window.open_path(tmp_path / "in" / name)
+        qtbot.waitUntil(lambda name=name: window.current_path is not None and window.current_path.name == name, timeout=TIMEOUT)
+        assert len(window.hints) == 0 and len(no_modal_dialogs) == shown
