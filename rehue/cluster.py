@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -97,6 +99,37 @@ def after_death(items: list[tuple[str, str]], deaths: dict[tuple[tuple[str, str]
     return [], [items[0][0]]
 
 
+WORKER_DIED = "ray: a worker stopped unexpectedly (killed, out of memory or crashed); its photos are done by another"
+
+
+def one_line_ray_errors() -> None:
+    """Ray's driver prints its raylet's error messages raw to the console: a page per worker death,
+    in ANSI colours (issue 23). Say each kind of message once, in one plain line, on stderr."""
+    try:
+        from ray._private import worker as ray_worker
+    except ImportError:
+        return
+    original = ray_worker.print_to_stdstream
+    if getattr(original, "rehue", False):
+        return
+    said: set[str] = set()
+
+    def print_to_stdstream(data: dict, ignore_prefix: bool) -> None:
+        if data.get("pid") != "raylet":
+            return original(data, ignore_prefix)
+        for line in data.get("lines", []):
+            text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(line)).split())
+            low = text.lower()
+            kind = WORKER_DIED if ("worker died" in low or "temporarily unavailable" in low or "will be retried" in low) \
+                else f"ray: {printable(text[:200])}"
+            if kind not in said:
+                said.add(kind)
+                print(kind, file=sys.stderr)
+
+    print_to_stdstream.rehue = True  # type: ignore[attr-defined]
+    ray_worker.print_to_stdstream = print_to_stdstream
+
+
 def _ray() -> Any:
     try:
         import ray
@@ -137,6 +170,7 @@ def run_batch_on_ray(
                          logging_level=logging.WARNING)
         except Exception as exc:
             raise ClusterError(f"cannot reach the Ray cluster at {address or 'a local instance'} ({exc})") from exc
+        one_line_ray_errors()
     try:
         with output_lock(plan.out_dir):
             _drive(ray, plan, options, result, model, provider, workers, gpus_per_worker, chunk, progress, cancel, failure, t0)

@@ -134,3 +134,17 @@ def test_workers_stop_when_the_driver_is_gone(tmp_path):
     assert not driver_alive(out / LOCK_NAME)  # a finished batch: no lock file
     (out / LOCK_NAME).write_text("12345")  # a killed driver's file, no process holding its lock
     assert not driver_alive(out / LOCK_NAME)
+
+
+def test_ray_worker_deaths_are_one_plain_line(capsys):
+    """Issue 23: Ray's raw multi-line worker-death block in ANSI colours reached the console."""
+    from ray._private import worker as ray_worker
+
+    from rehue.cluster import WORKER_DIED, one_line_ray_errors
+
+    one_line_ray_errors()
+    for text in ("\x1b[33m(raylet)\x1b[0m Task ColorizeWorker.run failed. There are 2 retries remaining, so the task will be retried.",
+                 "A worker died or was killed while executing a task by an unexpected system error.\nTo troubleshoot ...\nLease ID: 0100"):
+        ray_worker.print_to_stdstream({"lines": [text], "pid": "raylet", "is_err": False}, ignore_prefix=False)
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [WORKER_DIED] and "\x1b" not in err
