@@ -449,11 +449,6 @@ def run_batch(
     lock = threading.Lock()
     done = 0
 
-    def one(item: BatchItem) -> None:
-        if cancel is not None and cancel.is_set():
-            return
-        finish(item, *colorize_item(colorizer, item, options))
-
     def finish(item: BatchItem, status: str, reason: str) -> None:
         nonlocal done
         with lock:
@@ -463,11 +458,7 @@ def run_batch(
     if plan.items:
         assert plan.out_dir is not None
         with output_lock(plan.out_dir):
-            if options.jobs > 1:
-                with ThreadPoolExecutor(options.jobs) as pool:
-                    list(pool.map(one, plan.items))
-            else:
-                _run_in_groups(plan.items, colorizer, options, cancel, finish)
+            _run_in_groups(plan.items, colorizer, options, cancel, finish)
     result.cancelled = bool(cancel is not None and cancel.is_set() and done < total)
     result.elapsed_s = time.perf_counter() - t0
     return result
@@ -475,27 +466,45 @@ def run_batch(
 
 def _run_in_groups(items: list[BatchItem], colorizer: Colorizer, options: BatchOptions, cancel: threading.Event | None,
                    finish: Callable[[BatchItem, str, str], None]) -> None:
-    """``run_batch`` with one model: photos go in groups of ``colorizer.photos_per_run`` (one on
-    the CPU, several on a GPU); the next group is read and decoded while this one runs (decoders
-    release the GIL), a group's encoder and automatic decoder runs are stacked
-    (``Colorizer.prepare_many``), then each photo is rendered and written on its own, so cancel
-    still stops between photos and one bad photo fails alone."""
-    n = colorizer.photos_per_run
+    """The one loop of a batch on one machine: photos go in groups of ``colorizer.photos_per_run``
+    (one on the CPU, several on a GPU) or of ``options.jobs`` (photos done at once, each alone);
+    the next group is read and decoded while this one runs (decoders release the GIL), a group's
+    encoder and automatic decoder runs are stacked (``Colorizer.prepare_many``; not with jobs),
+    then each photo is rendered and written on its own, so cancel still stops between photos and
+    one bad photo fails alone (``photo_failure``)."""
+    jobs = max(1, options.jobs)
+    n = jobs if jobs > 1 else colorizer.photos_per_run
     groups = [items[i:i + n] for i in range(0, len(items), n)]
 
     def cancelled() -> bool:
         return cancel is not None and cancel.is_set()
 
     started = 0  # photos of the current group begun
+    starting = threading.Lock()
 
     def may_start() -> bool:
         """Cancel is checked before each photo but the group's first, which the check before the
         group let start (a group of one is then exactly "finish the photo in progress, then stop")."""
         nonlocal started
-        if started and cancelled():
-            return False
-        started += 1
-        return True
+        with starting:
+            if started and cancelled():
+                return False
+            started += 1
+            return True
+
+    def colorize_ready(ready: list[tuple[BatchItem, photo_io.Photo]], prepared: list[Prepared | None]) -> bool:
+        """Colorize and write the group's photos (``jobs`` at once); False once cancel stopped it."""
+        def one(pair: tuple[tuple[BatchItem, photo_io.Photo], Prepared | None]) -> bool:
+            (item, photo), pr = pair
+            if not may_start():
+                return False
+            finish(item, *colorize_item(colorizer, item, options, photo, pr))
+            return True
+
+        if jobs == 1:
+            return all(one(pair) for pair in zip(ready, prepared))
+        with ThreadPoolExecutor(jobs) as pool:
+            return all(list(pool.map(one, zip(ready, prepared))))
 
     with ThreadPoolExecutor(2) as reader:
         ahead = [reader.submit(photo_io.read_photo, item.src) for item in groups[0]]
@@ -521,13 +530,12 @@ def _run_in_groups(items: list[BatchItem], colorizer: Colorizer, options: BatchO
                 if not may_start():
                     return
                 finish(item, *colorize_item(colorizer, item, options, photo))
-            try:
-                prepared: list[Prepared | None] = list(colorizer.prepare_many([photo.pixels for _, photo in ready]))
-            except Exception:  # each photo then runs alone, and a failure names its own file
-                if len(ready) > 1:
-                    log.warning("a stacked run of %d photos failed; running them one by one", len(ready), exc_info=True)
-                prepared = [None] * len(ready)
-            for (item, photo), pr in zip(ready, prepared):
-                if not may_start():
-                    return
-                finish(item, *colorize_item(colorizer, item, options, photo, pr))
+            prepared: list[Prepared | None] = [None] * len(ready)  # with jobs each photo runs alone
+            if jobs == 1:
+                try:
+                    prepared = list(colorizer.prepare_many([photo.pixels for _, photo in ready]))
+                except Exception:  # each photo then runs alone, and a failure names its own file
+                    if len(ready) > 1:
+                        log.warning("a stacked run of %d photos failed; running them one by one", len(ready), exc_info=True)
+            if not colorize_ready(ready, prepared):
+                return

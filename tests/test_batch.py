@@ -533,3 +533,20 @@ def test_a_folder_of_every_hostile_input_colorizes_every_good_photo(tmp_path, ph
             with open(os.fsencode(p), "rb") as f:
                 assert cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR) is not None, p.name
     assert (tmp_path / "report.csv").stat().st_size > 0
+
+
+def test_jobs_go_through_the_one_loop(tmp_path, colorizer):
+    """Issue 23: --jobs had its own scheduler and error rule. Now it is the one loop's groups: the
+    same outputs and verdicts as one at a time (a bad file fails alone), and cancel stops between photos."""
+    d = tmp_path / "in"
+    for i in range(5):
+        _gray(d / f"g{i}.png", seed=i)
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    one = run_batch(plan_batch([d], tmp_path / "one"), colorizer)
+    two = run_batch(plan_batch([d], tmp_path / "two"), colorizer, BatchOptions(jobs=2))
+    assert sorted(r[2:] for r in two.rows) == sorted(r[2:] for r in one.rows) and len(two.written) == 5
+    for a in sorted(one.written):
+        assert np.array_equal(cv2.imread(str(a)), cv2.imread(str(tmp_path / "two" / a.name)))
+    cancel = threading.Event()
+    stopped = run_batch(plan_batch([d], tmp_path / "cancel"), colorizer, BatchOptions(jobs=2), progress=lambda p: cancel.set(), cancel=cancel)
+    assert stopped.cancelled and 1 <= len(stopped.rows) <= 2
