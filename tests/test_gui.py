@@ -62,8 +62,12 @@ def no_modal_dialogs(monkeypatch):
 
 
 def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:
-    with qtbot.waitSignal(window.scheduler.ready, timeout=TIMEOUT):
-        window.open_path(path)
+    """Open ``path`` and wait for *its* first preview (a preview of the photo before may still
+    arrive after the open starts: waiting for any `ready` signal was a race under load)."""
+    old = window.session
+    window.open_path(path)
+    qtbot.waitUntil(lambda: window.session is not old and window.current_path == path and window.last_result is not None,
+                    timeout=TIMEOUT)
 
 
 def drop(qtbot, widget, paths: list[Path]) -> None:
