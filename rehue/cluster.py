@@ -99,20 +99,22 @@ def after_death(items: list[tuple[str, str]], deaths: dict[tuple[tuple[str, str]
     return [], [items[0][0]]
 
 
+_SAID: set[str] = set()
 WORKER_DIED = "ray: a worker stopped unexpectedly (killed, out of memory or crashed); its photos are done by another"
 
 
 def one_line_ray_errors() -> None:
     """Ray's driver prints its raylet's error messages raw to the console: a page per worker death,
-    in ANSI colours (issue 23). Say each kind of message once, in one plain line, on stderr."""
+    in ANSI colours (issue 23). Say each kind of message once a batch, in one plain line, on stderr."""
     try:
         from ray._private import worker as ray_worker
     except ImportError:
         return
+    _SAID.clear()  # each batch says each kind once
     original = ray_worker.print_to_stdstream
     if getattr(original, "rehue", False):
         return
-    said: set[str] = set()
+    said = _SAID
 
     def print_to_stdstream(data: dict, ignore_prefix: bool) -> None:
         if data.get("pid") != "raylet":
