@@ -187,19 +187,10 @@ def test_a_folder_nested_past_path_max_is_one_line_and_the_rest_is_done(tmp_path
 def test_a_decompression_bomb_is_one_line_and_the_batch_goes_on(tmp_path, extra):
     """Issue 23: a JPEG whose header claims 65000 × 65000 pixels (Pillow's DecompressionBombError)
     ended the batch with a traceback on the default path; later photos were never done."""
-    import io
-
-    from PIL import Image
-
     d = tmp_path / "in"
     for name in ("a.jpg", "c.jpg", "d.jpg"):
         _gray(d / name)
-    buf = io.BytesIO()
-    Image.new("L", (16, 16), 128).save(buf, "JPEG")
-    bomb = bytearray(buf.getvalue())
-    sof = bomb.find(b"\xff\xc0")
-    bomb[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
-    (d / "b_bomb.jpg").write_bytes(bytes(bomb))
+    (d / "b_bomb.jpg").write_bytes(decompression_bomb())
     r = subprocess.run(CLI + [str(d), "-o", str(tmp_path / "out"), *extra], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "b_bomb.jpg: claims 4,225 megapixels" in r.stderr and "3 colorized" in r.stderr
@@ -474,24 +465,30 @@ def test_stacked_batch_matches_one_photo_at_a_time(tmp_path):
     assert stopped.cancelled and len(stopped.rows) == 1
 
 
-def hostile_folder(root: Path, good: bytes) -> tuple[list[str], list[str]]:
-    """Every input of issue 23's stress run beside good photos: (good names, bad names)."""
+def decompression_bomb() -> bytes:
+    """A 16×16 JPEG whose header claims 65000 × 65000 pixels (Pillow's DecompressionBombError)."""
     import io
-    import json
 
     from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buf, "JPEG")
+    bomb = bytearray(buf.getvalue())
+    sof = bomb.find(b"\xff\xc0")
+    bomb[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
+    return bytes(bomb)
+
+
+def hostile_folder(root: Path, good: bytes) -> tuple[list[str], list[str]]:
+    """Every input of issue 23's stress run beside good photos: (good names, bad names)."""
+    import json
 
     root.mkdir(parents=True)
     good_names = ["good1.jpg", "p" * 246 + ".jpg", os.fsdecode(b"caf\xe9.jpg"), "evil\x1b]0;x\x07\nname.jpg",
                   "with_many_hints.jpg", "nested_sidecar.jpg", "infinite_radius.jpg", "nan_reach.jpg", "future.jpg", "linked.jpg"]
     for name in good_names:
         (root / name).write_bytes(good)
-    buf = io.BytesIO()
-    Image.new("L", (16, 16), 128).save(buf, "JPEG")
-    bomb = bytearray(buf.getvalue())
-    sof = bomb.find(b"\xff\xc0")
-    bomb[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
-    (root / "bomb.jpg").write_bytes(bytes(bomb))
+    (root / "bomb.jpg").write_bytes(decompression_bomb())
     (root / "document.jpg").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     (root / "empty.png").write_bytes(b"")
     (root / "truncated.jpg").write_bytes(good[: len(good) // 3])
