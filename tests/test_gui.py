@@ -582,3 +582,19 @@ def test_the_app_survives_the_hostile_folder(qtbot, window: MainWindow, settings
         window.open_path(tmp_path / "in" / name)
         qtbot.waitUntil(lambda name=name: window.current_path is not None and window.current_path.name == name, timeout=TIMEOUT)
         assert len(window.hints) == 0 and len(no_modal_dialogs) == shown
+
+
+def test_the_toolbar_stays_put_as_the_undo_text_changes(qtbot, window: MainWindow, photo: Path):
+    """Issue 25: Undo's text grows with what it undoes ("Undo Change hint colour") and the toolbar
+    jumped sideways with it; its buttons are icons, so nothing after them moves."""
+    from PySide6.QtWidgets import QToolBar
+
+    open_and_wait(qtbot, window, photo)
+    bar = window.findChild(QToolBar, "main-toolbar")
+    side = bar.widgetForAction(window.act.side)
+    before = side.geometry()
+    click_view(qtbot, window.after_view, 0.5, 0.5)
+    window._recolor_selected((20, 60, 230))
+    qtbot.wait(50)
+    assert window.act.undo.text().startswith("&Undo ") or window.act.undo.text().startswith("Undo ")
+    assert side.geometry() == before
