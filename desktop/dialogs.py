@@ -243,6 +243,10 @@ class BatchDialog(QDialog):
 
     def _on_progress(self, p: BatchProgress) -> None:
         self.progress.setValue(p.done)
+        if p.problem:  # as it happens, as on the command line
+            item = QListWidgetItem(printable(p.problem))
+            item.setToolTip(printable(p.problem))
+            self.failures.addItem(item)
         name = p.current.name if p.current else ""
         self.status.setText(f"{p.done} of {p.total} — {_fmt_eta(p.eta_s)} — {name}")
 

@@ -64,13 +64,16 @@ class BatchOptions:
 
 @dataclass
 class BatchProgress:
-    """What a progress callback receives after each photo."""
+    """What a progress callback receives after each photo: the one shape of a batch's progress,
+    on one machine, with --jobs and on Ray, for the command line and the app alike. ``problem``:
+    why this photo failed (its line for the person), None when it did not."""
 
     done: int
     total: int
     current: Path | None
     elapsed_s: float
     failures: int
+    problem: str | None = None
 
     @property
     def eta_s(self) -> float | None:
@@ -407,14 +410,13 @@ def start_result(plan: BatchPlan) -> BatchResult:
 
 
 def record(result: BatchResult, item: BatchItem, status: str, reason: str, *, done: int = 0, total: int = 0,
-           t0: float = 0.0, failure: Callable[[Path, str], None] | None = None,
-           progress: Callable[[BatchProgress], None] | None = None) -> None:
-    """Add one photo's outcome to ``result`` and tell the callers (a failure line, the progress)."""
+           t0: float = 0.0, progress: Callable[[BatchProgress], None] | None = None) -> None:
+    """Add one photo's outcome to ``result`` and tell the caller (its progress, with the reason
+    when the photo failed)."""
     _add(result, item, status, reason)
-    if status == "failed" and failure:
-        failure(item.src, reason)
     if progress:
-        progress(BatchProgress(done, total, item.src, time.perf_counter() - t0, len(result.failed)))
+        progress(BatchProgress(done, total, item.src, time.perf_counter() - t0, len(result.failed),
+                               reason if status == "failed" else None))
 
 
 def _add(result: BatchResult, item: BatchItem, status: str, reason: str) -> None:
@@ -435,7 +437,6 @@ def run_batch(
     options: BatchOptions = BatchOptions(),
     progress: Callable[[BatchProgress], None] | None = None,
     cancel: threading.Event | None = None,
-    failure: Callable[[Path, str], None] | None = None,
 ) -> BatchResult:
     """Colorize every item of ``plan``; returns what was written, skipped and failed.
 
@@ -453,7 +454,7 @@ def run_batch(
         nonlocal done
         with lock:
             done += 1
-            record(result, item, status, reason, done=done, total=total, t0=t0, failure=failure, progress=progress)
+            record(result, item, status, reason, done=done, total=total, t0=t0, progress=progress)
 
     if plan.items:
         assert plan.out_dir is not None

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return colorizer.fallback_reason if args.provider != "cpu" and colorizer.fallback_reason != said else None
 
     return _drive(args, "the photo in progress",
-                  lambda progress, cancel, failure: run_batch(plan, colorizer, options, progress=progress, cancel=cancel, failure=failure),
+                  lambda progress, cancel: run_batch(plan, colorizer, options, progress=progress, cancel=cancel),
                   later_fallback)
 
 
@@ -177,14 +177,16 @@ def _drive(args: argparse.Namespace, unit: str, run, fallback: Callable[[], str 
     signal.signal(signal.SIGTERM, on_signal)
     bar = _Bar(sys.stderr, enabled=sys.stderr.isatty() and not args.quiet)
 
-    def on_failure(path: Path, reason: str) -> None:
-        if bar.enabled:
-            sys.stderr.write("\r\x1b[K")
-        say(f"failed: {reason}")
+    def on_progress(p) -> None:  # BatchProgress: a failed photo's line, then the bar
+        if p.problem:
+            if bar.enabled:
+                sys.stderr.write("\r\x1b[K")
+            say(f"failed: {p.problem}")
+        bar.update(p)
 
     running.set()
     try:
-        result = run(bar.update, cancel, on_failure)
+        result = run(on_progress, cancel)
     except (BatchBusy, ClusterError) as exc:
         bar.close()
         say(f"error: {exc}")
@@ -219,9 +221,9 @@ def _run_on_ray(args: argparse.Namespace, plan, options) -> int:
     address = None if args.ray == "local" else args.ray
     print(f"rehue {__version__}: {len(plan.items)} photo(s) to colorize, {len(plan.skipped_existing)} already done; "
           f"on Ray ({address or 'local instance'})", file=sys.stderr)
-    return _drive(args, "the chunks in progress", lambda progress, cancel, failure: run_batch_on_ray(
+    return _drive(args, "the chunks in progress", lambda progress, cancel: run_batch_on_ray(
         plan, options, address=address, workers=args.ray_workers, model=args.model, provider=args.provider,
-        gpus_per_worker=args.ray_gpus, progress=progress, cancel=cancel, failure=failure))
+        gpus_per_worker=args.ray_gpus, progress=progress, cancel=cancel))
 
 
 if __name__ == "__main__":

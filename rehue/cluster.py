@@ -152,7 +152,6 @@ def run_batch_on_ray(
     chunk: int = 4,
     progress: Callable[[BatchProgress], None] | None = None,
     cancel: threading.Event | None = None,
-    failure: Callable[[Path, str], None] | None = None,
 ) -> BatchResult:
     """Colorize ``plan`` on Ray: a local instance when ``address`` is None (``workers`` CPUs),
     else the cluster at ``address`` ('auto', 'ray://host:10001', 'host:6379')."""
@@ -175,7 +174,7 @@ def run_batch_on_ray(
         one_line_ray_errors()
     try:
         with output_lock(plan.out_dir):
-            _drive(ray, plan, options, result, model, provider, workers, gpus_per_worker, chunk, progress, cancel, failure, t0)
+            _drive(ray, plan, options, result, model, provider, workers, gpus_per_worker, chunk, progress, cancel, t0)
     finally:
         if started_here:
             ray.shutdown()
@@ -184,7 +183,7 @@ def run_batch_on_ray(
 
 
 def _drive(ray: Any, plan: BatchPlan, options: BatchOptions, result: BatchResult, model: str | None, provider: str,
-           workers: int | None, gpus_per_worker: float, chunk: int, progress, cancel, failure, t0: float) -> None:
+           workers: int | None, gpus_per_worker: float, chunk: int, progress, cancel, t0: float) -> None:
     n_workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     n_workers = min(n_workers, len(plan.items))
     actor_class = ray.remote(num_cpus=1, num_gpus=gpus_per_worker, max_restarts=-1, max_task_retries=2)(ColorizeWorker)
@@ -231,7 +230,7 @@ def _drive(ray: Any, plan: BatchPlan, options: BatchOptions, result: BatchResult
                     done += 1
                     record(result, by_src[src], "failed", f"{printable(src)}: its worker died {MAX_DEATHS} times while colorizing it "
                            "(out of memory, or a file that crashes the decoder); colorize it alone to see why",
-                           done=done, total=total, t0=t0, failure=failure, progress=progress)
+                           done=done, total=total, t0=t0, progress=progress)
                 if actor in actors:
                     actors.remove(actor)
                 fresh = new_actor()
@@ -240,6 +239,6 @@ def _drive(ray: Any, plan: BatchPlan, options: BatchOptions, result: BatchResult
                 continue
             for src, _dst, status, reason in outcomes:
                 done += 1
-                record(result, by_src[src], status, reason, done=done, total=total, t0=t0, failure=failure, progress=progress)
+                record(result, by_src[src], status, reason, done=done, total=total, t0=t0, progress=progress)
             submit(actor)
     result.cancelled = bool(cancel is not None and cancel.is_set() and done < total)

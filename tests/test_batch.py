@@ -68,7 +68,7 @@ def test_bad_files_reported_and_batch_goes_on(tmp_path, colorizer, photos):
     out = tmp_path / "out"
     plan = plan_batch([photos["document.jpg"].parent], out, BatchOptions(fmt="png"))
     failures = []
-    result = run_batch(plan, colorizer, BatchOptions(fmt="png"), failure=lambda p, r: failures.append(p.name))
+    result = run_batch(plan, colorizer, BatchOptions(fmt="png"), progress=lambda p: p.problem and failures.append(p.current.name))
     assert sorted(failures) == ["corrupt.jpg", "document.jpg", "empty.png", "truncated.jpg"]
     assert len(result.written) == len(plan.items) - 4
     assert all(p.suffix == ".png" for p in result.written)

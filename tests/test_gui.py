@@ -598,3 +598,20 @@ def test_the_toolbar_stays_put_as_the_undo_text_changes(qtbot, window: MainWindo
     qtbot.wait(50)
     assert window.act.undo.text().startswith("&Undo ") or window.act.undo.text().startswith("Undo ")
     assert side.geometry() == before
+
+
+def test_the_batch_dialog_lists_a_problem_as_it_happens(qtbot, settings, tmp_path, colorizer):
+    """Issue 23: one shape of progress for the command line, the dialog and Ray (BatchProgress with
+    the photo's problem): the dialog shows a failed photo's line while the batch still runs."""
+    d = tmp_path / "box"
+    d.mkdir()
+    (d / "a_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    for i in range(3):
+        cv2.imwrite(str(d / f"b{i}.jpg"), gray_scene(600, 800, seed=i))
+    dlg = dialogs.BatchDialog(lambda: colorizer, settings, [d])
+    qtbot.addWidget(dlg)
+    seen = []
+    dlg.start()
+    dlg.job.signals.progress.connect(lambda p: seen.append((p.done, dlg.failures.count())))
+    qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
+    assert seen and seen[0][0] == 1 and seen[0][1] >= 1 and "a_broken.jpg" in dlg.failures.item(0).text()
