@@ -394,8 +394,10 @@ def photo_failure(src: Path, exc: BaseException) -> str:
     the log file, not the console."""
     if isinstance(exc, photo_io.PhotoError):
         return str(exc)
-    if isinstance(exc, (EngineError, MemoryError)):
-        return f"{photo_io.printable(src)}: {exc or 'out of memory: too large for this computer'}"
+    if isinstance(exc, MemoryError):
+        return f"{photo_io.printable(src)}: out of memory: too large for this computer (close other programs, or shrink the scan)"
+    if isinstance(exc, EngineError):
+        return f"{photo_io.printable(src)}: {exc}"
     log.error("unexpected failure on %s", photo_io.printable(src), exc_info=exc)
     return f"{photo_io.printable(src)}: unexpected error ({type(exc).__name__}: {exc}); see the log file"
 

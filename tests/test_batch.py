@@ -547,3 +547,23 @@ def test_jobs_go_through_the_one_loop(tmp_path, colorizer):
     cancel = threading.Event()
     stopped = run_batch(plan_batch([d], tmp_path / "cancel"), colorizer, BatchOptions(jobs=2), progress=lambda p: cancel.set(), cancel=cancel)
     assert stopped.cancelled and 1 <= len(stopped.rows) <= 2
+
+
+def test_out_of_memory_on_one_photo_is_its_line(tmp_path, colorizer, monkeypatch):
+    """Issue 23: a MemoryError on a huge scan (read on the read-ahead threads) ended the batch."""
+    from rehue import photo_io
+
+    d = tmp_path / "in"
+    for name in ("a.jpg", "huge.jpg", "c.jpg"):
+        _gray(d / name)
+    real = photo_io.read_photo
+
+    def read(path):
+        if Path(path).name == "huge.jpg":
+            raise MemoryError()
+        return real(path)
+
+    monkeypatch.setattr(photo_io, "read_photo", read)
+    result = run_batch(plan_batch([d], tmp_path / "out"), colorizer)
+    assert sorted(p.name for p in result.written) == ["a.jpg", "c.jpg"]
+    assert [(p.name, "out of memory" in why) for p, why in result.failed] == [("huge.jpg", True)]
