@@ -611,7 +611,8 @@ def test_the_batch_dialog_lists_a_problem_as_it_happens(qtbot, settings, tmp_pat
     dlg = dialogs.BatchDialog(lambda: colorizer, settings, [d])
     qtbot.addWidget(dlg)
     seen = []
+    shown = dlg._on_progress
+    dlg._on_progress = lambda p: (shown(p), seen.append((p.done, dlg.failures.count())))  # what start() connects
     dlg.start()
-    dlg.job.signals.progress.connect(lambda p: seen.append((p.done, dlg.failures.count())))
     qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
     assert seen and seen[0][0] == 1 and seen[0][1] >= 1 and "a_broken.jpg" in dlg.failures.item(0).text()
