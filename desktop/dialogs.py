@@ -37,6 +37,14 @@ MARK_SETTING = "save/mark"  # say in a saved photo's metadata that Rehue coloriz
 MARK_LABEL = "Note in each saved photo that Rehue colorized it"
 MARK_TIP = ("Writes “Colorized by Rehue …” into the photo's EXIF (ImageHistory and Software), so archives can tell a "
             "colorized photo from an original scan")
+def mark_box(settings: QSettings) -> QCheckBox:
+    """The "colorized by Rehue" check box, one setting for the app's saves and the batch."""
+    box = QCheckBox(MARK_LABEL)
+    box.setToolTip(MARK_TIP)
+    box.setChecked(settings.value(MARK_SETTING, True, bool))
+    return box
+
+
 FORMATS = [("Same as original", None), *((label, name) for name, (label, _) in SAVE_FORMATS.items())]
 
 
@@ -106,9 +114,7 @@ class BatchDialog(QDialog):
         self.overwrite = QCheckBox("Redo photos that already have an output")
         self.recolour = QCheckBox(RECOLOUR_LABEL)
         self.recolour.setToolTip("Sepia and other toned photos are always colorized; real colour photos are left alone unless this is on")
-        self.mark = QCheckBox(MARK_LABEL)
-        self.mark.setToolTip(MARK_TIP)
-        self.mark.setChecked(settings.value(MARK_SETTING, True, bool))
+        self.mark = mark_box(settings)
         form = QFormLayout()
         form.addRow("Photos (folder):", self.input_row)
         form.addRow("Save colour photos to:", self.output_row)
@@ -312,9 +318,7 @@ class SettingsDialog(QDialog):
             form.addRow("", note)
         form.addRow("Model file:", row)
         form.addRow("Save format:", self.format_box)
-        self.mark = QCheckBox(MARK_LABEL)
-        self.mark.setToolTip(MARK_TIP)
-        self.mark.setChecked(settings.value(MARK_SETTING, True, bool))
+        self.mark = mark_box(settings)
         form.addRow("", self.mark)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         bb.accepted.connect(self.accept)

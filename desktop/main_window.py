@@ -346,7 +346,6 @@ class MainWindow(QMainWindow):
             target.follow(source)
         finally:
             self._syncing = False
-        self._after_save: Callable[[], None] | None = None  # what to do once the save the prompt asked for is written
 
     def _on_zoom(self, factor: float) -> None:
         self.zoom_label.setText(f"{factor * 100:.0f} %")

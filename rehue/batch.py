@@ -167,14 +167,19 @@ def _regular_file_problem(path: Path) -> str | None:
     return "a device or socket, not a photo file"
 
 
+def _unreadable(exc: OSError, otherwise: str) -> str:
+    """A walk's line for a folder or file it could not look at: a path past PATH_MAX said as such,
+    anything else through ``otherwise`` (``{}`` takes the system's reason)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return "its path is longer than the system allows; move it up or shorten folder names"
+    return otherwise.format(exc.strerror or exc)
+
+
 def _walk(root: Path, out_dir: Path, problems: list, ignored: list) -> Iterator[tuple[Path, Path]]:
     """(photo, path relative to root) under ``root``; everything else is reported."""
     def on_error(exc: OSError, where: Path | None = None) -> None:
         where = where or (Path(exc.filename) if exc.filename else root)
-        if exc.errno == errno.ENAMETOOLONG:
-            problems.append((where, "its path is longer than the system allows; move it up or shorten folder names"))
-        else:
-            problems.append((where, f"folder cannot be read ({exc.strerror or exc}); its photos were not colorized"))
+        problems.append((where, _unreadable(exc, "folder cannot be read ({}); its photos were not colorized")))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
         d = Path(dirpath)
@@ -204,8 +209,7 @@ def _walk(root: Path, out_dir: Path, problems: list, ignored: list) -> Iterator[
             try:
                 problem = _regular_file_problem(p)
             except OSError as exc:
-                problem = ("its path is longer than the system allows; move it up or shorten folder names"
-                           if exc.errno == errno.ENAMETOOLONG else f"cannot be read ({exc.strerror or exc})")
+                problem = _unreadable(exc, "cannot be read ({})")
             if problem:
                 problems.append((p, problem))
             else:
@@ -230,15 +234,17 @@ def _distinct(dst: Path, src: Path, taken: set[str]) -> Path:
     return candidate
 
 
-def _check_writable(out_dir: Path) -> str | None:
+def writable_problem(folder: Path, what: str = "", advice: str = "choose another output folder") -> str | None:
+    """Why nothing can be written into ``folder`` (made if missing), found with a probe file
+    before any work; None when it can. ``what``: what was to go there ("the report")."""
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".rehue-probe-", dir=out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".rehue-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
         return None
     except OSError as exc:
-        return f"cannot write into {out_dir} ({exc.strerror or exc}): choose another output folder"
+        return f"cannot write {what + ' ' if what else ''}into {folder} ({exc.strerror or exc}): {advice}"
 
 
 def plan_batch(inputs: Iterable[Path], out_dir: Path, options: BatchOptions = BatchOptions(), check_output: bool = True) -> BatchPlan:
@@ -312,7 +318,7 @@ def plan_batch(inputs: Iterable[Path], out_dir: Path, options: BatchOptions = Ba
         item = planned[i]
         done = item.dst.is_file() and item.dst.stat().st_size > 0  # a 0-byte file is not a finished photo
         (skipped if done and not options.overwrite else items).append(item)
-    fatal = _check_writable(out_dir) if check_output and items else None
+    fatal = writable_problem(out_dir) if check_output and items else None
     return BatchPlan(items, skipped, problems, ignored, out_dir, fatal)
 
 

@@ -89,18 +89,11 @@ def say(line: str) -> None:
 
 def _report_problem(path: Path) -> str | None:
     """Why the --report file cannot be written (a folder, an unwritable place), or None."""
-    import tempfile
+    from rehue.batch import writable_problem
 
     if path.is_dir():
         return f"--report {path} is a folder: give a file name, e.g. {path / 'report.csv'}"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".rehue-probe-", dir=path.parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        return f"cannot write the report into {path.parent} ({exc.strerror or exc}): choose another place for --report"
-    return None
+    return writable_problem(path.parent, "the report", "choose another place for --report")
 
 
 def main(argv: list[str] | None = None) -> int:

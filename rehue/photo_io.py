@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -181,8 +182,6 @@ def _decode_jpeg(path: Path) -> np.ndarray:
 def _too_large(path: Path, exc: Exception) -> str:
     """The message for a file whose header claims more pixels than Rehue opens (a real giant scan,
     or a damaged header claiming one): said before any memory is taken for it."""
-    import re
-
     found = re.search(r"\((\d+) pixels\)", str(exc))
     claims = f" claims {int(found.group(1)) / 1e6:,.0f} megapixels, which" if found else ""
     return (f"{path}:{claims} is more than Rehue's limit of {MAX_PIXELS // 1_000_000} megapixels. If the scan is real, "
@@ -419,10 +418,10 @@ def encode_photo(rgb: np.ndarray, fmt: str, alpha: np.ndarray | None = None, exi
 STALE_PARTIAL_S = 600  # a temporary file this old is no write in progress: a killed save left it
 
 
-def _remove_stale_partials(path: Path) -> None:
-    """Remove the hidden temporary files a killed save of this same photo left beside it (the
-    batch cleans its output folder under its lock; the app saves one photo at a time, so it cleans
-    what its own earlier, interrupted save of this file left)."""
+def remove_stale_partials(path: Path) -> None:
+    """Remove the hidden temporary files a killed save of this same photo left beside it. The app's
+    save calls it (one photo at a time); a batch cleans its whole output folder once, under its
+    lock, instead of listing the folder for every photo it writes."""
     import glob
     import time
 
@@ -442,7 +441,6 @@ def write_atomically(path: Path, data: bytes) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_partials(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:40]}.", suffix=".rehue-partial", dir=path.parent)
     except PermissionError:
         raise PhotoError(f"{path}: cannot write into {path.parent} (permission denied). Choose another output folder.") from None
@@ -521,4 +519,4 @@ def write_result(photo: Photo, rgb: np.ndarray, dst: Path, fmt: str | None = Non
 
 
 __all__ = ["Photo", "PhotoError", "read_photo", "write_photo", "encode_photo", "write_atomically",
-           "output_suffix", "format_for", "thumbnail_rgb", "reduce", "display_rgb", "encode_like", "write_result", "READ_SUFFIXES"]
+           "output_suffix", "format_for", "remove_stale_partials", "thumbnail_rgb", "reduce", "display_rgb", "encode_like", "write_result", "READ_SUFFIXES"]

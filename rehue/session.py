@@ -105,6 +105,7 @@ class PhotoSession:
         (``rehue.sidecar``) so the photo can be revised later.
         ``progress`` gets 0..0.8 while rendering and 1.0 once the file is written."""
         rgb = self.render_full(hints, strength, should_stop, (lambda f: progress(0.8 * f)) if progress else None)
+        photo_io.remove_stale_partials(Path(dst))  # what an interrupted save of this photo left
         out = photo_io.write_result(self.photo, rgb, Path(dst), fmt, self.colorizer.history() if mark else None)
         if progress:
             progress(1.0)

@@ -230,11 +230,15 @@ def test_tiff_output_is_compressed_losslessly(tmp_path):
     assert np.array_equal(cv2.imread(str(path))[..., ::-1], rgb)
 
 
-def test_a_save_removes_what_a_killed_save_of_the_same_photo_left(tmp_path):
+def test_a_save_removes_what_a_killed_save_of_the_same_photo_left(tmp_path, colorizer):
     """Issue 23: a kill during a save left a hidden .rehue-partial that the app never removed."""
     import os
     import time
 
+    from rehue.session import PhotoSession
+
+    src = tmp_path / "scan.jpg"
+    cv2.imwrite(str(src), gray_scene(120, 160))
     dst = tmp_path / "scan_colour.png"
     stale = tmp_path / ".scan_colour.abc123.rehue-partial"
     fresh = tmp_path / ".scan_colour.def456.rehue-partial"  # a save of it going on right now: left alone
@@ -244,5 +248,5 @@ def test_a_save_removes_what_a_killed_save_of_the_same_photo_left(tmp_path):
     old = time.time() - 3600
     os.utime(stale, (old, old))
     os.utime(other, (old, old))
-    photo_io.write_atomically(dst, b"whole")
-    assert dst.read_bytes() == b"whole" and not stale.exists() and fresh.exists() and other.exists()
+    PhotoSession.open(src, colorizer).save(dst, "png", (), 1.0)
+    assert cv2.imread(str(dst)).shape == (120, 160, 3) and not stale.exists() and fresh.exists() and other.exists()
