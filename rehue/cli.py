@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--suffix", default="", help="text added to each output file name, e.g. _colour")
     p.add_argument("--overwrite", action="store_true", help="redo photos whose output already exists")
     p.add_argument("--recolour", action="store_true", help="also colorize photos that already have colour (sepia and toned ones always are)")
+    p.add_argument("--restore-faded", action="store_true",
+                   help="restore the colour of faded colour prints (a cast, lost contrast) instead of leaving colour photos alone")
     p.add_argument("--no-mark", action="store_true",
                    help="do not say in each output's metadata (EXIF ImageHistory, Software) that Rehue colorized it")
     p.add_argument("--report", type=Path, default=None, help="write a CSV of every input and what became of it")
@@ -101,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(console_level=logging.WARNING)
     from rehue.batch import BatchOptions, plan_batch, run_batch
     from rehue.engine import Colorizer, EngineError
+    from rehue.restore import RestoreError
 
     options = BatchOptions(strength=args.strength, fmt=args.format, overwrite=args.overwrite, jobs=args.jobs,
-                           suffix=args.suffix, recolour=args.recolour, mark=not args.no_mark)
+                           suffix=args.suffix, recolour=args.recolour, restore_faded=args.restore_faded,
+                           mark=not args.no_mark)
     report_problem = _report_problem(args.report) if args.report else None
     if report_problem:  # found before any work, like an unwritable output folder
         say(f"error: {report_problem}")
@@ -128,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         threads = max(1, (os.cpu_count() or 2) // args.jobs) if args.jobs > 1 else None
         colorizer = Colorizer(args.model, provider=args.provider, threads=threads, photos_per_run=args.photos_per_run)
-    except EngineError as exc:
+        if options.restore_faded:
+            colorizer.restorer  # noqa: B018 - a broken installation is said before any work, not once per photo
+    except (EngineError, RestoreError) as exc:
         say(f"error: {exc}")
         return 2
     print(f"rehue {__version__}: {len(plan.items)} photo(s) to colorize, {len(plan.skipped_existing)} already done; "

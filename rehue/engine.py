@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from rehue import contract, hint_reach, photo_io, propagate, providers, recombine
+from rehue import contract, hint_reach, photo_io, propagate, providers, recombine, restore
 from rehue.contract import Hint
 from rehue.providers import PROVIDER_CHOICES, PROVIDERS, choose_providers
 from rehue.resources import default_model_path
@@ -110,6 +111,8 @@ class Colorizer:
                  threads: int | None = None, local_hints: bool = True, photos_per_run: int | None = None) -> None:
         self.local_hints = local_hints  # hints kept to where they reach, chroma made consistent; False: the network alone
         self._photos_per_run = photos_per_run
+        self._restorer: restore.Restorer | None = None
+        self._restorer_lock = threading.Lock()
         try:
             self._ort = ort = providers.load_runtime()
         except providers.RuntimeMissing as exc:
@@ -163,6 +166,15 @@ class Colorizer:
         self.bins = np.asarray(self.metadata["ab_bins"], dtype=np.float32)
         self._check_shapes()
         log.info("model %s %s on %s", self.metadata["model_name"], self.metadata["model_version"], self.providers)
+
+    @property
+    def restorer(self) -> restore.Restorer:
+        """The faded-print restore model (``rehue.restore``) beside this one, loaded when first
+        needed: a batch that only colorizes never reads it."""
+        with self._restorer_lock:
+            if self._restorer is None:
+                self._restorer = restore.Restorer()
+            return self._restorer
 
     def _open_sessions(self, wanted: list[str]) -> None:
         sessions = []

@@ -1,5 +1,9 @@
 """One photo being edited: open, preview after each edit, save at full resolution.
 
+A colour photo can instead have its faded colours restored (``rehue.restore``): the restore
+network looks at it once when it opens (``assessment``), and previews and saves apply its global
+transform, blended by the strength.
+
 The app's photo session without Qt, so the GUI workers, the benchmarks and the tests drive the
 same code. The encoder runs once when the photo opens (``Colorizer.prepare``); each preview runs
 only the decoder, and only when the hints changed (a strength change reuses the chroma); saving
@@ -19,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rehue import contract, photo_io, sidecar
+from rehue import contract, photo_io, restore, sidecar
 from rehue.contract import Hint
 from rehue.engine import Chroma, Colorizer, Prepared
 
@@ -35,13 +39,14 @@ class PreviewRequest:
     strength: float
     quality: str = "preview"  # 'preview' (fast) or 'display' (sharper, once edits pause)
     generation: int = 0  # which opened photo the request belongs to (the GUI drops stale results)
+    restore: bool = False  # restore the colour photo's faded colours instead of colorizing it (hints unused)
 
 
 @dataclass
 class PreviewResult:
     request: PreviewRequest
     rgb: np.ndarray  # (h, w, 3) uint8
-    chroma: Chroma
+    chroma: Chroma | None  # None for a restored photo (no network chroma)
     seconds: float
 
 
@@ -56,8 +61,24 @@ class PhotoSession:
         self.preview_pixels = photo_io.reduce(self.display, PREVIEW_SIDE)
         self.display_rgb = photo_io.display_rgb(self.display)  # the "before" image shown, uint8 RGB
         self.prepared: Prepared = colorizer.prepare(photo.pixels)
+        self.assessment: restore.Assessment | None = self._assess()
         self._lock = threading.Lock()
         self._last: tuple[tuple[Hint, ...], Chroma] | None = None
+
+    def _assess(self) -> restore.Assessment | None:
+        """For a colour photo, what the restore network makes of it (None for gray and toned
+        photos, or when the restore model is missing: colorizing still works)."""
+        if self.photo.kind != "colour" or self.photo.pixels.ndim != 3:
+            return None
+        try:
+            return self.colorizer.restorer.assess(self.photo.pixels)
+        except restore.RestoreError as exc:
+            log.warning("no restoration for %s: %s", self.photo.path, exc)
+            return None
+
+    @property
+    def can_restore(self) -> bool:
+        return self.assessment is not None
 
     @classmethod
     def open(cls, path: str | Path, colorizer: Colorizer) -> PhotoSession:
@@ -87,10 +108,19 @@ class PhotoSession:
     def preview(self, request: PreviewRequest) -> PreviewResult:
         """Render at preview or display size (a worker thread calls this)."""
         t0 = time.perf_counter()
-        chroma = self.chroma(request.hints)
         base = self.preview_pixels if request.quality == "preview" else self.display
+        if request.restore:
+            rgb = self.restored(base, request.strength)
+            return PreviewResult(request, photo_io.display_rgb(rgb), None, time.perf_counter() - t0)
+        chroma = self.chroma(request.hints)
         rgb = self.colorizer.render(base, chroma, request.strength)
         return PreviewResult(request, photo_io.display_rgb(rgb), chroma, time.perf_counter() - t0)
+
+    def restored(self, pixels: np.ndarray, strength: float) -> np.ndarray:
+        """``pixels`` (this photo, at any size) with its faded colours restored, blended by ``strength`` (0..1)."""
+        if self.assessment is None:
+            raise restore.RestoreError(f"{photo_io.printable(self.path)} has no colour to restore")
+        return restore.apply(pixels, self.assessment.transform.blended(min(strength, 1.0)))
 
     def render_full(self, hints: tuple[Hint, ...], strength: float, should_stop: Callable[[], bool] | None = None,
                     progress: Callable[[float], None] | None = None) -> np.ndarray:
@@ -99,13 +129,20 @@ class PhotoSession:
 
     def save(self, dst: Path, fmt: str, hints: tuple[Hint, ...], strength: float,
              should_stop: Callable[[], bool] | None = None, progress: Callable[[float], None] | None = None,
-             mark: bool = True) -> Path:
+             mark: bool = True, restoring: bool = False) -> Path:
         """Full-resolution render and atomic write with the original's metadata (and, with
-        ``mark``, a note that Rehue colorized it), and the hints kept beside the original
-        (``rehue.sidecar``) so the photo can be revised later.
+        ``mark``, a note that Rehue colorized or restored it), and the hints kept beside the
+        original (``rehue.sidecar``) so the photo can be revised later. ``restoring``: write the
+        photo with its faded colours restored instead (no hints).
         ``progress`` gets 0..0.8 while rendering and 1.0 once the file is written."""
-        rgb = self.render_full(hints, strength, should_stop, (lambda f: progress(0.8 * f)) if progress else None)
         photo_io.remove_stale_partials(Path(dst))  # what an interrupted save of this photo left
+        if restoring:
+            rgb = self.restored(self.photo.pixels, strength)
+            out = photo_io.write_result(self.photo, rgb, Path(dst), fmt, self.colorizer.restorer.history() if mark else None)
+            if progress:
+                progress(1.0)
+            return out
+        rgb = self.render_full(hints, strength, should_stop, (lambda f: progress(0.8 * f)) if progress else None)
         out = photo_io.write_result(self.photo, rgb, Path(dst), fmt, self.colorizer.history() if mark else None)
         if progress:
             progress(1.0)

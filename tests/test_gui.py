@@ -616,3 +616,87 @@ def test_the_batch_dialog_lists_a_problem_as_it_happens(qtbot, settings, tmp_pat
     dlg.start()
     qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
     assert seen and seen[0][0] == 1 and seen[0][1] >= 1 and "a_broken.jpg" in dlg.failures.item(0).text()
+
+
+def test_a_faded_colour_print_is_offered_restoration(qtbot, window: MainWindow, tmp_path, monkeypatch):
+    """Issue 24 as a user meets it: a faded colour print opens with the offer; one click restores
+    it (the preview changes, hints rest), Ctrl+Z goes back to colorizing, Ctrl+R restores again,
+    the strength blends, and Save writes the restored photo at full size with its metadata."""
+    from test_restore import STRONGLY_FADED
+
+    truth, faded = STRONGLY_FADED(h=480, w=640)
+    src = tmp_path / "print.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "Shoebox Scanner"
+    Image.fromarray(faded).save(src, "JPEG", quality=95, exif=exif.tobytes())
+    open_and_wait(qtbot, window, src)
+    assert window.restore_banner.isVisible() and "faded colour print" in window.restore_text.text()
+    assert window.act.restore.isEnabled() and not window.act.restore.isChecked()
+    colorized = window.last_result.rgb.copy()
+
+    qtbot.mouseClick(window.restore_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.last_result is not None and window.last_result.request.restore, timeout=TIMEOUT)
+    assert not window.restore_banner.isVisible() and window.after_label.text() == "Restored" and window.act.restore.isChecked()
+    restored = window.last_result.rgb.copy()
+    assert np.abs(restored.astype(int) - colorized.astype(int)).mean() > 2
+    click_view(qtbot, window.after_view, 0.5, 0.5)  # hints rest while restoring
+    assert len(window.hints) == 0 and "Hints colour black-and-white photos" in window.statusBar().currentMessage()
+
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.last_result.request.restore, timeout=TIMEOUT)
+    assert window.after_label.text() == "Colour" and not window.act.restore.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.last_result.request.restore, timeout=TIMEOUT)
+
+    window.hints.set_strength(0.0)  # none of the restoration: the faded print as it is
+    qtbot.waitUntil(lambda: window.last_result.request.strength == 0.0, timeout=TIMEOUT)
+    shown = window.last_result.rgb
+    assert np.abs(shown.astype(int) - cv2.resize(faded, shown.shape[1::-1], interpolation=cv2.INTER_AREA)).mean() < 2
+    window.hints.set_strength(1.0)
+
+    out = tmp_path / "print_restored.png"
+    asked = []
+    monkeypatch.setattr(main_window.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda _w, _t, default, *a: (asked.append(default), (str(out), ""))[1]))
+    window.save_as()
+    qtbot.waitUntil(lambda: window.saved_path == out, timeout=TIMEOUT)
+    assert asked[0].endswith("print_restored.jpg")  # the default name says what was done
+    with Image.open(out) as im:
+        assert im.size == (640, 480) and im.getexif().get(0x010F) == "Shoebox Scanner"
+        assert "restored by Rehue" in im.getexif().get(0x9213, "")
+        saved = np.asarray(im.convert("RGB"))
+    from test_restore import mean_de
+
+    assert mean_de(saved, truth) < 0.8 * mean_de(faded, truth)
+
+
+def test_a_gray_photo_cannot_be_restored(qtbot, window: MainWindow, photo: Path):
+    open_and_wait(qtbot, window, photo)
+    assert not window.restore_banner.isVisible() and not window.act.restore.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert not window.hints.restoring
+
+
+def test_the_batch_dialog_restores_faded_prints_when_asked(qtbot, settings, tmp_path, colorizer):
+    """The dialog's "Restore faded colour photos": ticked, the faded print gets its own output;
+    the choice is remembered; recolouring every colour photo overrides it."""
+    from test_restore import STRONGLY_FADED
+
+    scans = tmp_path / "box"
+    scans.mkdir()
+    Image.fromarray(STRONGLY_FADED()[1]).save(scans / "faded.png")
+    cv2.imwrite(str(scans / "gray.jpg"), gray_scene(200, 260))
+    dlg = dialogs.BatchDialog(lambda: colorizer, settings, [scans])
+    qtbot.addWidget(dlg)
+    assert not dlg.restore_faded.isChecked()
+    dlg.restore_faded.setChecked(True)
+    dlg.output_row.edit.setText(str(tmp_path / "out"))
+    dlg.start()
+    qtbot.waitUntil(lambda: dlg.job is None, timeout=TIMEOUT)
+    assert [p.name for p in dlg.result.restored] == ["faded.png"] and len(dlg.result.written) == 2
+    assert "1 faded colour photo restored" in dlg.status.text()
+    again = dialogs.BatchDialog(lambda: colorizer, settings, [scans])
+    qtbot.addWidget(again)
+    assert again.restore_faded.isChecked()  # remembered
+    again.recolour.setChecked(True)
+    assert not again.restore_faded.isEnabled() and not again.options().restore_faded

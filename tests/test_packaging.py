@@ -36,18 +36,25 @@ def test_bundle_is_lean(bundle: Path):
     assert not any(n.startswith("PyQt5") or n.startswith("PySide2") for n in names)
     assert (internal / "models" / "rehue-colorizer.encoder.onnx").exists()
     assert (internal / "models" / "rehue-colorizer.decoder.onnx").exists()
+    assert (internal / "models" / "rehue-restore.onnx").exists()
 
 
 def test_bundle_colorizes_through_batch_entry(bundle: Path, tmp_path: Path):
+    """The built binary colorizes a gray scan and, with --restore-faded, restores a faded colour
+    print (the restore model travels in the bundle too)."""
+    from test_restore import STRONGLY_FADED
+
     src = tmp_path / "in"
     src.mkdir()
     cv2.imwrite(str(src / "old.jpg"), gray_scene(300, 400))
-    r = subprocess.run([str(bundle), "batch", str(src), "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=300,
-                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"})
+    cv2.imwrite(str(src / "faded.png"), cv2.cvtColor(STRONGLY_FADED()[1], cv2.COLOR_RGB2BGR))
+    r = subprocess.run([str(bundle), "batch", str(src), "-o", str(tmp_path / "out"), "--restore-faded"], capture_output=True,
+                       text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"})
     assert r.returncode == 0, r.stderr
     out = cv2.imread(str(tmp_path / "out" / "old.jpg"))
     assert out.shape == (300, 400, 3)
     assert abs(out[..., 0].astype(int) - out[..., 2]).mean() > 0.5
+    assert "1 faded colour photo restored" in r.stderr and (tmp_path / "out" / "faded.png").exists()
 
 
 def test_bundle_app_starts_with_its_model(bundle: Path, tmp_path: Path):

@@ -1,0 +1,219 @@
+"""``rehue-train-restore``: train the faded-print restoration network and export it to ONNX.
+
+The network (``RestoreNet``) reads a 64 px thumbnail of a faded colour photo and each channel's
+quantiles (``rehue.restore.restore_inputs``) and predicts one global transform
+(``rehue.restore.Transform``: a monotone curve per channel, a 3×3 matrix, curves again). It trains on our
+colour photos faded by ``export.fading.fade_for_training`` — never on ``fade_overlay``, which evaluates it —
+with the loss measured on the photo *after* the transform, in Lab. A share of inputs is not faded
+at all, so that it learns to leave a good photo alone (the app's "is this faded?" rests on that).
+It needs minutes on one CPU core; the validation photos (``export.data.is_validation``) are never
+seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from export import data, fading
+from rehue import restore
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "rehue-restore"
+MODEL_VERSION = "1.0.0"
+UNFADED_SHARE = 0.15  # of training inputs: a good photo, to be left alone
+CROP = 128  # training works on photos this size; the network reads restore_inputs of them
+
+
+class RestoreNet(nn.Module):
+    """(thumb, stats) -> (curves, matrix); see ``rehue.restore`` for their shapes. The last layer
+    starts at zero, so an untrained network is the identity transform."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        chans = (3, width, 2 * width, 3 * width, 4 * width)
+        layers: list[nn.Module] = []
+        for cin, cout in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.convs = nn.Sequential(*layers)
+        n_stats = restore.N_STATS
+        self.mlp = nn.Sequential(nn.Linear(2 * chans[-1] + n_stats, 256), nn.ReLU(inplace=True), nn.Linear(256, 128), nn.ReLU(inplace=True))
+        self.head = nn.Linear(128, 6 * restore.CURVE_KNOTS + 9)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        step = 1.0 / (restore.CURVE_KNOTS - 1)
+        self.register_buffer("identity_rise", torch.full((1, 3, restore.CURVE_KNOTS - 1), float(np.log(np.expm1(step)))))
+
+    def _curves(self, raw: torch.Tensor) -> torch.Tensor:
+        """(N, 3 * K) -> (N, 3, K) monotone curves (the identity for raw = 0)."""
+        k = restore.CURVE_KNOTS
+        raw = raw.reshape(-1, 3, k)
+        start = 0.1 * raw[:, :, :1]
+        rise = F.softplus(raw[:, :, 1:] + self.identity_rise)  # > 0: monotone
+        return torch.cat([start, start + torch.cumsum(rise, 2)], 2)
+
+    def forward(self, thumb: torch.Tensor, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.convs(thumb * 2.0 - 1.0)
+        pooled = torch.cat([x.mean((2, 3)), x.amax((2, 3)), stats * 2.0 - 1.0], 1)
+        raw = self.head(self.mlp(pooled))
+        k3 = 3 * restore.CURVE_KNOTS
+        matrix = torch.eye(3, dtype=thumb.dtype, device=thumb.device)[None] + 0.25 * raw[:, 2 * k3:].reshape(-1, 3, 3)
+        return self._curves(raw[:, :k3]), matrix, self._curves(raw[:, k3: 2 * k3])
+
+
+def apply_torch(rgb: torch.Tensor, curves: torch.Tensor, matrix: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    """``rehue.restore.apply_float`` in torch (differentiable): rgb (N, 3, H, W) in [0, 1]."""
+    mixed = torch.einsum("nij,njhw->nihw", matrix, _curves_torch(rgb, curves)).clamp(0.0, 1.0)
+    return _curves_torch(mixed, post)
+
+
+def _curves_torch(rgb: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
+    k = restore.CURVE_KNOTS
+    pos = rgb.clamp(0.0, 1.0) * (k - 1)
+    i0 = pos.floor().clamp(max=k - 2).long()
+    frac = pos - i0
+    n, c, h, w = rgb.shape
+    flat = i0.reshape(n, c, -1)
+    y0 = torch.gather(curves, 2, flat).reshape(n, c, h, w)
+    y1 = torch.gather(curves, 2, flat + 1).reshape(n, c, h, w)
+    return (y0 + frac * (y1 - y0)).clamp(0.0, 1.0)  # as the engine's tables
+
+
+def rgb_to_lab_torch(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB (N, 3, H, W) in [0, 1] -> Lab (D65), as OpenCV's float conversion (rehue.contract.rgb_to_lab)."""
+    lin = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+    m = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+                     dtype=rgb.dtype, device=rgb.device)
+    xyz = torch.einsum("ij,njhw->nihw", m, lin)
+    xyz = xyz / torch.tensor([0.950456, 1.0, 1.088754], dtype=rgb.dtype, device=rgb.device)[None, :, None, None]
+    f = torch.where(xyz > 0.008856, xyz.clamp_min(0.008856) ** (1 / 3), 7.787 * xyz + 16 / 116)
+    lum = 116 * f[:, 1] - 16
+    return torch.stack([lum, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def training_pair(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, faded) float32 crops of one photo, CROP² each."""
+    crop = data.random_crop(rgb, CROP, rng, scale=(0.6, 1.0)).astype(np.float32) / 255.0
+    if rng.random() < UNFADED_SHARE:
+        return crop, crop
+    return crop, fading.fade_for_training(crop, rng)
+
+
+def make_batch(images: list[np.ndarray], rng: np.random.Generator, n: int) -> dict[str, torch.Tensor]:
+    idx = rng.integers(len(images), size=n)
+    truths, faded, thumbs, stats = [], [], [], []
+    for i in idx:
+        t, f = training_pair(images[i], rng)
+        th, st, gain, offset = restore.restore_inputs(f)
+        truths.append(t.transpose(2, 0, 1))
+        faded.append(restore.stretched(f, gain, offset).transpose(2, 0, 1))  # the network's transform acts after the stretch
+        thumbs.append(th[0])
+        stats.append(st[0])
+    return {k: torch.from_numpy(np.stack(v)) for k, v in
+            (("truth", truths), ("faded", faded), ("thumb", thumbs), ("stats", stats))}
+
+
+def loss_fn(net: RestoreNet, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    out = apply_torch(batch["faded"], *net(batch["thumb"], batch["stats"]))
+    return F.smooth_l1_loss(rgb_to_lab_torch(out), rgb_to_lab_torch(batch["truth"]), beta=1.0)
+
+
+def export_onnx(net: RestoreNet, path: Path, metadata: dict) -> None:
+    """Write the network as ONNX with its metadata (``rehue.restore.METADATA_KEY``) and check that
+    onnxruntime agrees with torch."""
+    import onnx
+    import onnxruntime as ort
+
+    net.eval()
+    thumb = torch.rand(1, 3, restore.THUMB_SIZE, restore.THUMB_SIZE)
+    stats = torch.cat([torch.sort(torch.rand(1, 3, len(restore.QUANTILES)), 2).values.reshape(1, -1), torch.rand(1, 6)], 1)
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(net, (thumb, stats), str(tmp), input_names=[restore.INPUT_THUMB, restore.INPUT_STATS],
+                      output_names=[restore.OUTPUT_CURVES, restore.OUTPUT_MATRIX, restore.OUTPUT_POST_CURVES], dynamo=True, optimize=True, verbose=False)
+    model = onnx.load(str(tmp))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = restore.METADATA_KEY, json.dumps(metadata)
+    onnx.save(model, str(tmp))
+    sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {restore.INPUT_THUMB: thumb.numpy(), restore.INPUT_STATS: stats.numpy()})
+    with torch.no_grad():
+        want = net(thumb, stats)
+    diff = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want))
+    if diff > 1e-4:
+        raise SystemExit(f"onnxruntime and torch disagree by {diff}")
+    tmp.replace(path)
+    Path(f"{tmp}.data").unlink(missing_ok=True)  # the exporter's external weights: the saved file holds them
+    log.info("wrote %s (%.0f kB); parity max |diff| %.2e", path, path.stat().st_size / 1024, diff)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="rehue-train-restore", description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/data"), Path(".data/extra")])
+    p.add_argument("--out", type=Path, default=Path("models") / restore.MODEL_FILE)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=48)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-side", type=int, default=192, help="photos are held this long (the transform is global)")
+    p.add_argument("--faded-delta-e", type=float, default=restore.FADED_DELTA_E,
+                   help="the 'is it faded?' threshold written into the model (choose it on the tune half: rehue-eval-restore)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--export-from", type=Path, default=None,
+                   help="no training: export this checkpoint again (say, with a threshold chosen on the tune half)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    if args.export_from:
+        ckpt = torch.load(args.export_from, map_location="cpu", weights_only=False)
+        net = RestoreNet()
+        net.load_state_dict(ckpt["model"])
+        export_onnx(net, args.out, {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e})
+        return 0
+    roots = [d for d in args.data if d.exists()]
+    if not roots:
+        log.error("no training photos at %s: pass --data FOLDER (see ../shared/data/README.md)", " ".join(map(str, args.data)))
+        return 2
+    photos = data.load_photo_set(roots, args.max_side)
+    train = [im for im, n in zip(photos.images, photos.names) if not data.is_validation(n) and min(im.shape[:2]) >= 96]
+    log.info("restore training on %d photos (validation photos left out)", len(train))
+    rng = np.random.default_rng(args.seed)
+    net = RestoreNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    t0 = time.time()
+    for step in range(1, args.steps + 1):
+        for g in opt.param_groups:
+            g["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * step / args.steps))
+        net.train()
+        loss = loss_fn(net, make_batch(train, rng, args.batch))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 100 == 0:
+            log.info("step %d/%d loss %.3f (%.1f steps/s)", step, args.steps, float(loss), step / (time.time() - t0))
+    metadata = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "faded_delta_e": args.faded_delta_e,
+                "trained_on": "fade_dyes and fade_generic (export/fading.py) of our colour photos; validation names never seen",
+                "steps": args.steps, "batch": args.batch, "photos": len(train)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = Path("models/checkpoints") / (args.out.name.removesuffix(".onnx") + ".pt")  # weights: re-export without retraining
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": net.state_dict(), "metadata": metadata}, ckpt)
+    export_onnx(net, args.out, metadata)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
