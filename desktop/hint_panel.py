@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 from rehue import contract
 
 IDLE_TEXT = "Click the photo to place a hint on the thing you want to recolour. Drag to move; right-click or Del deletes."
+RESTING_TEXT = ("Hints colour black-and-white photos, so they rest while a faded print is restored. "
+                "Edit ▸ Restore Faded Colours (Ctrl+R) switches back to colorizing.")
 N_SWATCHES = 6
 
 
@@ -62,7 +64,8 @@ class HintPanel(QWidget):
         self.strength_label.setText(f"{self.strength.value()} %")
         lay.addWidget(strength_box)
 
-        hint_box = QGroupBox("Colour hint")
+        hint_box = self.hint_box = QGroupBox("Colour hint")
+        self._restoring = False
         hl = QVBoxLayout(hint_box)
         self.info = QLabel(IDLE_TEXT)
         self.info.setWordWrap(True)
@@ -129,7 +132,9 @@ class HintPanel(QWidget):
                 b.setStyleSheet("")
                 b.setEnabled(False)
                 b.setProperty("rgb", None)
-        if hint_id is None or rgb is None:
+        if self._restoring:
+            self.info.setText(RESTING_TEXT)
+        elif hint_id is None or rgb is None:
             self.info.setText(IDLE_TEXT)
         else:
             self.info.setText(f"Hint {hint_id}, colour {QColor(*rgb).name()} as rendered there. "
@@ -141,6 +146,14 @@ class HintPanel(QWidget):
             self.reach.blockSignals(False)
         for w in (self.pick_btn, self.delete_btn):
             w.setEnabled(hint_id is not None)
+
+    def set_restoring(self, on: bool) -> None:
+        """While a faded colour print is restored the hint controls rest (the strength stays)."""
+        self._restoring = on
+        for w in self.hint_box.findChildren(QWidget):
+            if w is not self.info:
+                w.setEnabled(not on)
+        self.info.setText(RESTING_TEXT if on else IDLE_TEXT)
 
     def set_hint_count(self, n: int) -> None:
         self.clear_btn.setEnabled(n > 0)

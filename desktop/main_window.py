@@ -279,6 +279,7 @@ class MainWindow(QMainWindow):
     def _on_restoring(self, on: bool) -> None:
         self.act.restore.setChecked(on)
         self.after_label.setText("Restored" if on else "Colour")
+        self.panel.set_restoring(on)
         if on:
             self.restore_banner.hide()
             self.statusBar().showMessage("Restoring the faded colours; the strength slider sets how far. "

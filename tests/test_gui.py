@@ -641,6 +641,7 @@ def test_a_faded_colour_print_is_offered_restoration(qtbot, window: MainWindow, 
     assert np.abs(restored.astype(int) - colorized.astype(int)).mean() > 2
     click_view(qtbot, window.after_view, 0.5, 0.5)  # hints rest while restoring
     assert len(window.hints) == 0 and "Hints colour black-and-white photos" in window.statusBar().currentMessage()
+    assert "rest while a faded print is restored" in window.panel.info.text() and not window.panel.pick_btn.isEnabled()
 
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.last_result.request.restore, timeout=TIMEOUT)
