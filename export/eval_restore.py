@@ -39,9 +39,7 @@ def score_photo(restorer: restore.Restorer, truth: np.ndarray, faded: np.ndarray
     assessment = restorer.assess(faded8)
     ours = contract.to_unit_float(restore.apply(faded8, assessment.transform))
     classical = fading.classical_restore(contract.to_unit_float(faded8))
-    lab_truth = contract.rgb_to_lab(truth)
-    de = {k: float(contract.ciede2000(lab_truth, contract.rgb_to_lab(v)).mean())
-          for k, v in (("faded", contract.to_unit_float(faded8)), ("classical", classical), ("ours", ours))}
+    de = {k: contract.mean_ciede2000(truth, v) for k, v in (("faded", faded8), ("classical", classical), ("ours", ours))}
     return {**de, "change": assessment.change, "flagged": float(assessment.faded)}
 
 

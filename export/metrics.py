@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from rehue import contract
-from rehue.contract import ciede2000  # the one implementation, shared with the engine (rehue.restore)
+from rehue.contract import ciede2000, mean_ciede2000  # noqa: F401 - one implementation, shared with the engine (rehue.restore)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -37,11 +37,6 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
         m = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
         vals.append(m.mean())
     return float(np.mean(vals))
-
-
-def mean_ciede2000(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean CIEDE2000 between two 8-bit RGB images."""
-    return float(ciede2000(contract.rgb_to_lab(a), contract.rgb_to_lab(b)).mean())
 
 
 def colourfulness(rgb: np.ndarray) -> float:

@@ -135,6 +135,11 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     return np.sqrt((dLp / Sl) ** 2 + (dCp / Sc) ** 2 + (dHp / Sh) ** 2 + Rt * (dCp / Sc) * (dHp / Sh))
 
 
+def mean_ciede2000(rgb_a: np.ndarray, rgb_b: np.ndarray) -> float:
+    """Mean CIEDE2000 between two RGB images (uint8, uint16 or float in [0, 1])."""
+    return float(ciede2000(rgb_to_lab(rgb_a), rgb_to_lab(rgb_b)).mean())
+
+
 def rgb_to_l(rgb: np.ndarray) -> np.ndarray:
     """Lightness only: (H, W, 3) RGB -> (H, W) float32 in [0, 100]."""
     return rgb_to_lab(rgb)[..., 0]

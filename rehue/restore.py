@@ -169,13 +169,6 @@ def apply_float(rgb: np.ndarray, transform: Transform) -> np.ndarray:
     return curves(mixed, transform.post).astype(np.float32)
 
 
-def mean_delta_e(rgb_a: np.ndarray, rgb_b: np.ndarray) -> float:
-    """Mean CIEDE2000 between two float sRGB images in [0, 1]."""
-    lab_a = contract.rgb_to_lab(rgb_a.astype(np.float32)).reshape(-1, 3)
-    lab_b = contract.rgb_to_lab(rgb_b.astype(np.float32)).reshape(-1, 3)
-    return float(contract.ciede2000(lab_a, lab_b).mean())
-
-
 @dataclass(frozen=True)
 class Assessment:
     """What the restore network makes of one colour photo: its transform and how much it would
@@ -229,7 +222,7 @@ class Restorer:
         small = overview(pixels)
         transform = self.predict(small)
         small = cv2.resize(small, (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2)), interpolation=cv2.INTER_AREA)
-        change = mean_delta_e(small, apply_float(small, transform))
+        change = contract.mean_ciede2000(small, apply_float(small, transform))
         return Assessment(transform, change, change >= self.faded_delta_e)
 
     def history(self) -> tuple[str, str]:
@@ -257,5 +250,5 @@ def default_model_path() -> Path:
     return resources.models_dir() / MODEL_FILE
 
 
-__all__ = ["Restorer", "RestoreError", "Transform", "Assessment", "apply", "apply_float", "restore_inputs", "mean_delta_e",
+__all__ = ["Restorer", "RestoreError", "Transform", "Assessment", "apply", "apply_float", "restore_inputs",
            "THUMB_SIZE", "CURVE_KNOTS"]

@@ -120,7 +120,7 @@ class PhotoSession:
         """``pixels`` (this photo, at any size) with its faded colours restored, blended by ``strength`` (0..1)."""
         if self.assessment is None:
             raise restore.RestoreError(f"{photo_io.printable(self.path)} has no colour to restore")
-        return restore.apply(pixels, self.assessment.transform.blended(min(strength, 1.0)))
+        return restore.apply(pixels, self.assessment.transform.blended(strength))  # blended stops at 100 %
 
     def render_full(self, hints: tuple[Hint, ...], strength: float, should_stop: Callable[[], bool] | None = None,
                     progress: Callable[[float], None] | None = None) -> np.ndarray:

@@ -34,7 +34,7 @@ def STRONGLY_FADED(h: int = 240, w: int = 320) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mean_de(a: np.ndarray, b: np.ndarray) -> float:
-    return restore.mean_delta_e(contract.to_unit_float(a), contract.to_unit_float(b))
+    return contract.mean_ciede2000(a, b)
 
 
 def random_transform(seed: int = 0) -> restore.Transform:
