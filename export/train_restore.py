@@ -167,6 +167,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--faded-delta-e", type=float, default=restore.FADED_DELTA_E,
                    help="the 'is it faded?' threshold written into the model (choose it on the tune half: rehue-eval-restore)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument("--export-from", type=Path, default=None,
                    help="no training: export this checkpoint again (say, with a threshold chosen on the tune half)")
     return p.parse_args(argv)
@@ -192,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("restore training on %d photos (validation photos left out)", len(train))
     rng = np.random.default_rng(args.seed)
     net = RestoreNet()
+    if args.init:
+        net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["model"])
+        log.info("starting from %s", args.init)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     t0 = time.time()
     for step in range(1, args.steps + 1):
@@ -206,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             log.info("step %d/%d loss %.3f (%.1f steps/s)", step, args.steps, float(loss), step / (time.time() - t0))
     metadata = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "faded_delta_e": args.faded_delta_e,
                 "trained_on": "fade_dyes and fade_generic (export/fading.py) of our colour photos; validation names never seen",
-                "steps": args.steps, "batch": args.batch, "photos": len(train)}
+                "steps": args.steps, "batch": args.batch, "photos": len(train),
+                "init": str(args.init) if args.init else None}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = Path("models/checkpoints") / (args.out.name.removesuffix(".onnx") + ".pt")  # weights: re-export without retraining
     ckpt.parent.mkdir(parents=True, exist_ok=True)
