@@ -306,11 +306,12 @@ class Colorizer:
         if not self.local_hints:
             return hinted
         h, w = prepared.l_work.shape
-        cells = hint_reach.cell_weights(prepared.l_work, hints, prepared.features[0][0])
-        weights = hint_reach.to_pixels(cells, h, w)
-        # Fold each hint into the distributions it reaches, then keep that answer only there.
         hc, wc = hinted.probs.shape[1:]
         base = cv2.resize(hinted.ab, (wc, hc), interpolation=cv2.INTER_AREA)  # the graph's decoding, per cell
+        follow = hint_reach.carried(cv2.resize(auto.ab, (wc, hc), interpolation=cv2.INTER_AREA), base, hints)
+        cells = hint_reach.cell_weights(prepared.l_work, hints, prepared.features[0][0], follow)
+        weights = hint_reach.to_pixels(cells, h, w)
+        # Fold each hint into the distributions it reaches, then keep that answer only there.
         fused = hint_reach.fuse(hinted.probs, cells, hints, self.bins, float(self.metadata["anneal_t"]), base_ab=base)
         hinted_ab = cv2.resize(fused, (wc * contract.PROBS_STRIDE, hc * contract.PROBS_STRIDE), interpolation=cv2.INTER_LINEAR)[:h, :w]
         ab = hint_reach.blend(auto.ab, hinted_ab, prepared.l_work, hints, weights)

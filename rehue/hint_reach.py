@@ -11,7 +11,11 @@ only where each hint *reaches* and the automatic colours everywhere else:
    together: the texture of a stone tower is one thing, the sky beside it another) and, for strong
    edges, in lightness. A boundary is a wall and a disconnected region of the same gray is far away;
    the weight falls off as a Gaussian of that distance with the hint's ``reach`` (a fraction of the
-   photo's long side, what the brush size sets).
+   photo's long side, what the brush size sets). Within that reach the network has its say
+   (``carried``): where it carried the hint's colour along the object the weight stays, where it
+   left a cell alone the weight drops to ``CARRY_GATE`` — the engine follows the network's idea
+   of the object instead of painting a disc (on the tune half: one hint's change outside its
+   object 2.31 → 1.82 ΔE00, inside 12.9 → 12.0, ten hints' PSNR unchanged).
 2. ``blend``: automatic chroma + weight × (hinted chroma − automatic chroma), then each hint's
    remaining difference from its own colour (measured over the hint's core) spread with its own
    weight, so the hinted object takes the hinted colour. Two hints on two objects each keep their
@@ -38,6 +42,8 @@ FEATURE_COST = 1.0  # cells of distance per median step of the encoder's stride-
 EDGE_COST = 1.5  # cells of distance per unit of Lab L difference (no features), ...
 EDGE_FREE = 12.0  # ... or, with features, per unit beyond this much (texture is not an edge)
 MAX_SWEEPS = 400
+CARRY_MIN_AB = 6.0  # where the automatic colour is this close to a hint's, the hint has nothing to carry
+CARRY_GATE = 0.3  # within a hint's reach, a cell the network did not carry it to keeps this share of its weight
 
 
 def cell_lightness(l_work: np.ndarray, cell: int = CELL) -> np.ndarray:
@@ -86,8 +92,26 @@ def geodesic_distance(l_cells: np.ndarray, seeds: Sequence[tuple[int, int]], lim
     return dist
 
 
-def cell_weights(l_work: np.ndarray, hints: Sequence[Hint], features: np.ndarray | None = None) -> np.ndarray:
-    """Per hint, how strongly it acts on each 4×4 cell: (K, hc, wc) float32 in [0, 1]."""
+def carried(auto_cells: np.ndarray, hinted_cells: np.ndarray, hints: Sequence[Hint]) -> np.ndarray:
+    """Per hint, the share of the way from each cell's automatic colour to the hint's colour that
+    the network itself went when it saw the hints: (K, hc, wc) float32 in [0, 1]; 1 where the
+    automatic colour already is the hint's (nothing to tell). ``auto_cells``/``hinted_cells``: the
+    network's chroma per cell without and with the hints, (hc, wc, 2) Lab units."""
+    colours = np.array([[h.a, h.b] for h in hints], np.float32)[:, None, None, :]
+    wanted = colours - auto_cells[None]
+    moved = (hinted_cells - auto_cells)[None]
+    norm_w = np.linalg.norm(wanted, axis=-1)
+    share = np.clip((moved * wanted).sum(-1) / np.maximum(norm_w, 1e-3) ** 2, 0.0, 1.0)
+    return np.where(norm_w > CARRY_MIN_AB, share, 1.0).astype(np.float32)
+
+
+def cell_weights(l_work: np.ndarray, hints: Sequence[Hint], features: np.ndarray | None = None,
+                 carried_cells: np.ndarray | None = None) -> np.ndarray:
+    """Per hint, how strongly it acts on each 4×4 cell: (K, hc, wc) float32 in [0, 1].
+
+    ``carried_cells`` (``carried``'s output): within a hint's reach, the network says where its
+    object is — a cell it carried the hint to as far as the hint's own cell keeps its full
+    weight, one it left alone keeps ``CARRY_GATE`` of it."""
     l_cells = cell_lightness(l_work)
     hc, wc = l_cells.shape
     if not hints:
@@ -95,7 +119,13 @@ def cell_weights(l_work: np.ndarray, hints: Sequence[Hint], features: np.ndarray
     seeds = [(int(np.clip(hint.y * hc, 0, hc - 1)), int(np.clip(hint.x * wc, 0, wc - 1))) for hint in hints]
     reach_cells = np.array([max(0.5, hint.reach * max(hc, wc)) for hint in hints], np.float32)
     dist = geodesic_distance(l_cells, seeds, limit=float(3 * reach_cells.max()), features=features)
-    return np.exp(-0.5 * (dist / reach_cells[:, None, None]) ** 2).astype(np.float32)
+    weights = np.exp(-0.5 * (dist / reach_cells[:, None, None]) ** 2)
+    if carried_cells is not None:
+        c = carried_cells[:, :hc, :wc]
+        own = np.array([c[i, r, col] for i, (r, col) in enumerate(seeds)], np.float32)[:, None, None]
+        gate = np.clip(c / np.maximum(own, 0.2), 0.0, 1.0)  # a network that hardly moved even there: no say
+        weights = weights * (CARRY_GATE + (1 - CARRY_GATE) * gate)
+    return weights.astype(np.float32)
 
 
 def to_pixels(weights_cells: np.ndarray, h: int, w: int) -> np.ndarray:

@@ -13,6 +13,7 @@
 # The run v3c started on 2026-12-05 from model 3's first run (v3, 2,591 steps, whose decoder carried
 # no hint) and 223 steps that taught the new hint-carrying module (v3b): rehue-train --init
 # runs/v3b/last.pt --init-weights live, with this plan; it resumes exactly from then on.
+# It finished its schedule (step 6000) on 2026-12-05 and ships as model 3.0.0; a next run needs a new plan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

@@ -98,6 +98,26 @@ def test_reach_weights_stop_at_strong_edges():
     assert hint_reach.reach_weights(l_work, []).shape == (0, 64, 64)
 
 
+def test_network_carry_shapes_a_hints_reach():
+    """Within its reach a hint keeps its weight where the network carried its colour and loses
+    most of it where the network left the automatic colour alone."""
+    l_work = np.full((64, 64), 50.0, np.float32)
+    hint = Hint(0.25, 0.5, 40.0, 0.0, reach=0.8)
+    auto = np.zeros((16, 16, 2), np.float32)
+    hinted = auto.copy()
+    hinted[:, :8] = (30.0, 0.0)  # the network carried the red over the left half only
+    follow = hint_reach.carried(auto, hinted, [hint])
+    assert follow.shape == (1, 16, 16)
+    assert follow[0, 8, 2] == pytest.approx(0.75) and follow[0, 8, 12] == 0.0
+    plain = hint_reach.cell_weights(l_work, [hint])[0]
+    shaped = hint_reach.cell_weights(l_work, [hint], None, follow)[0]
+    assert shaped[8, 6] == pytest.approx(plain[8, 6])
+    assert shaped[8, 10] == pytest.approx(hint_reach.CARRY_GATE * plain[8, 10]) and plain[8, 10] > 0.8
+    # A hint at the colour already there has nothing to carry: no cell loses weight.
+    same = hint_reach.carried(auto, auto, [Hint(0.25, 0.5, 2.0, 1.0)])
+    assert (same == 1.0).all()
+
+
 def test_snapped_colour_is_what_gets_rendered(colorizer: Colorizer):
     """A vivid pick on a dark spot is stored as the colour that spot can really show."""
     g = np.full((128, 128), 25, np.uint8)  # a dark photo: little chroma fits
