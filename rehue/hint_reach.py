@@ -123,7 +123,9 @@ def cell_weights(l_work: np.ndarray, hints: Sequence[Hint], features: np.ndarray
     if carried_cells is not None:
         c = carried_cells[:, :hc, :wc]
         own = np.array([c[i, r, col] for i, (r, col) in enumerate(seeds)], np.float32)[:, None, None]
-        gate = np.clip(c / np.maximum(own, 0.2), 0.0, 1.0)  # a network that hardly moved even there: no say
+        # Relative to the hint's own cell, but never to less than 0.2 of the way: where the network
+        # hardly moved even there (a network that ignores hints), the weights shrink everywhere.
+        gate = np.clip(c / np.maximum(own, 0.2), 0.0, 1.0)
         weights = weights * (CARRY_GATE + (1 - CARRY_GATE) * gate)
     return weights.astype(np.float32)
 
