@@ -17,10 +17,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-RUN=runs/v3c
+RUN=runs/v3d
 SAVED=models/checkpoints/rehue-colorizer-3-train.pt
+# v3d starts from 3.0.0 (v3c's moving average at step 6000, git 9d1d805's rehue-colorizer-3-weights.pt)
+# on a new feature cache: --seed 1 draws other crops of the same photos (v3c saw its 40,000 crops ~5 times).
+INIT=${INIT:-models/checkpoints/rehue-colorizer-3-weights.pt}
 PLAN=${PLAN:-cached:192:6000s}
-ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 7e-4 --cache-crops 57600 --threads 1 --workers 2 --bf16
+ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 4e-4 --seed 1 --cache-crops 57600 --threads 1 --workers 2 --bf16
       --val-every 15 --ckpt-every 5 --data ../shared/data .data/extra)
 case ${1:?usage: train-session.sh data|start|status|save} in
   data)
@@ -28,9 +31,10 @@ case ${1:?usage: train-session.sh data|start|status|save} in
   start)
     [ -d .data/extra ] || { echo "no .data/extra: run 'scripts/train-session.sh data' first" >&2; exit 2; }
     mkdir -p "$RUN"
+    saved_run=$([ -f "$SAVED" ] && "$PY" -c "import sys,torch; print(torch.load(sys.argv[1],weights_only=False)['args'].get('out',''))" "$SAVED" || true)
     if [ -f "$RUN/last.pt" ]; then from=(--resume)
-    elif [ -f "$SAVED" ]; then from=(--resume-from "$SAVED")
-    else from=(); fi
+    elif [ "$saved_run" = "$RUN" ]; then from=(--resume-from "$SAVED")
+    else from=(--init "$INIT" --init-weights live); fi  # a new run: the weights only (its "model" is v3c's moving average)
     # The class-rebalancing prior the run started with (the same photos give the same, but a resume
     # must not depend on it).
     [ -f "$RUN/ab_prior.npy" ] || { [ -f "${SAVED%.pt}.ab_prior.npy" ] && cp "${SAVED%.pt}.ab_prior.npy" "$RUN/ab_prior.npy"; } || true
