@@ -96,22 +96,35 @@ def fade_for_training(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return fade_dyes(rgb, rng) if rng.random() < 0.5 else fade_generic(rgb, rng)
 
 
-def fade_overlay(rgb: np.ndarray, rng: np.random.Generator, severity: float | None = None) -> np.ndarray:
-    """The held-out fading (another model, other parameters; never trained on)."""
+def fade_overlay(rgb: np.ndarray, rng: np.random.Generator, severity: float | None = None,
+                 without: frozenset[str] = frozenset()) -> np.ndarray:
+    """The held-out fading (another model, other parameters; never trained on). ``without`` leaves
+    steps out (of OVERLAY_STEPS) to see which one a restoration misjudges; the random draws stay
+    the same, so a photo's other steps are unchanged."""
     s = float(rng.uniform(0.3, 1.0)) if severity is None else float(severity)
     x = rgb.astype(np.float32)
     gamma = 1.0 + s * rng.uniform(-0.35, 0.6, 3)  # per-channel tone change
     gain = 1.0 - s * rng.uniform(0.0, 0.3, 3)
-    x = gain * np.power(np.clip(x, 0.0, 1.0), gamma)
+    x = (1.0 if "gain" in without else gain) * np.power(np.clip(x, 0.0, 1.0), 1.0 if "gamma" in without else gamma)
     luma = x @ np.array([0.299, 0.587, 0.114], np.float32)
-    x = x + s * rng.uniform(0.15, 0.6) * (luma[..., None] - x)  # saturation lost
+    lost = s * rng.uniform(0.15, 0.6)
+    if "desaturation" not in without:
+        x = x + lost * (luma[..., None] - x)  # saturation lost
     hue = rng.choice([np.array([1.0, 0.85, 0.55]), np.array([1.0, 0.75, 0.8]), np.array([1.0, 0.9, 0.7]),
                       np.array([0.95, 0.8, 0.65])])
     stain = 1.0 - s * rng.uniform(0.3, 1.0) * (1.0 - hue)  # yellow, magenta, orange, brown stains, multiplied in
-    x = x * stain.astype(np.float32)
+    if "stain" not in without:
+        x = x * stain.astype(np.float32)
     black = s * rng.uniform(0.03, 0.15, 3).astype(np.float32)
-    x = black + (1.0 - black) * x
-    return _blur_and_grain(np.clip(x, 0, 1).astype(np.float32), rng, float(rng.uniform(0.0, 0.8)), float(rng.uniform(0.0, 0.015)))
+    if "black" not in without:
+        x = black + (1.0 - black) * x
+    blur, grain = float(rng.uniform(0.0, 0.8)), float(rng.uniform(0.0, 0.015))
+    if "blur" in without:
+        blur, grain = 0.0, 0.0
+    return _blur_and_grain(np.clip(x, 0, 1).astype(np.float32), rng, blur, grain)
+
+
+OVERLAY_STEPS = ("gamma", "gain", "desaturation", "stain", "black", "blur")
 
 
 def classical_restore(rgb: np.ndarray, saturation: float = 1.3) -> np.ndarray:
