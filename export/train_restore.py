@@ -38,8 +38,15 @@ class RestoreNet(nn.Module):
     """(thumb, stats) -> (curves, matrix); see ``rehue.restore`` for their shapes. The last layer
     starts at zero, so an untrained network is the identity transform."""
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, stretch_blind: bool = False) -> None:
         super().__init__()
+        # stretch_blind: the network does not read how far the stretch moved the photo (its gain and
+        # offset), only the stretched photo, so it cannot learn to return to the faded print's own
+        # lightness (which our generic fading leaves about right and the held-out one does not).
+        mask = torch.ones(restore.N_STATS)
+        if stretch_blind:
+            mask[-6:] = 0.0
+        self.register_buffer("stats_mask", mask, persistent=False)
         chans = (3, width, 2 * width, 3 * width, 4 * width)
         layers: list[nn.Module] = []
         for cin, cout in zip(chans[:-1], chans[1:]):
@@ -63,7 +70,7 @@ class RestoreNet(nn.Module):
 
     def forward(self, thumb: torch.Tensor, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.convs(thumb * 2.0 - 1.0)
-        pooled = torch.cat([x.mean((2, 3)), x.amax((2, 3)), stats * 2.0 - 1.0], 1)
+        pooled = torch.cat([x.mean((2, 3)), x.amax((2, 3)), (stats * 2.0 - 1.0) * self.stats_mask], 1)
         raw = self.head(self.mlp(pooled))
         k3 = 3 * restore.CURVE_KNOTS
         matrix = torch.eye(3, dtype=thumb.dtype, device=thumb.device)[None] + 0.25 * raw[:, 2 * k3:].reshape(-1, 3, 3)
@@ -122,9 +129,13 @@ def make_batch(images: list[np.ndarray], rng: np.random.Generator, n: int) -> di
             (("truth", truths), ("faded", faded), ("thumb", thumbs), ("stats", stats))}
 
 
-def loss_fn(net: RestoreNet, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def loss_fn(net: RestoreNet, batch: dict[str, torch.Tensor], lightness_weight: float = 1.0) -> torch.Tensor:
+    """Smooth L1 in Lab between the restored crop and the truth; ``lightness_weight`` weighs the
+    L channel against a and b (exposure is what the held-out fading's restorations get wrong)."""
     out = apply_torch(batch["faded"], *net(batch["thumb"], batch["stats"]))
-    return F.smooth_l1_loss(rgb_to_lab_torch(out), rgb_to_lab_torch(batch["truth"]), beta=1.0)
+    per = F.smooth_l1_loss(rgb_to_lab_torch(out), rgb_to_lab_torch(batch["truth"]), beta=1.0, reduction="none")
+    weights = torch.tensor([lightness_weight, 1.0, 1.0], dtype=per.dtype)[None, :, None, None]
+    return (per * weights).mean() * (3.0 / (2.0 + lightness_weight))
 
 
 def export_onnx(net: RestoreNet, path: Path, metadata: dict) -> None:
@@ -167,6 +178,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--faded-delta-e", type=float, default=restore.FADED_DELTA_E,
                    help="the 'is it faded?' threshold written into the model (choose it on the tune half: rehue-eval-restore)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lightness-weight", type=float, default=1.0, help="weight of the L channel in the loss (a and b: 1)")
+    p.add_argument("--stretch-blind", action="store_true", help="the network does not read the stretch's gain and offset")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument("--export-from", type=Path, default=None,
                    help="no training: export this checkpoint again (say, with a threshold chosen on the tune half)")
@@ -180,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     if args.export_from:
         ckpt = torch.load(args.export_from, map_location="cpu", weights_only=False)
-        net = RestoreNet()
+        net = RestoreNet(stretch_blind=bool(ckpt["metadata"].get("stretch_blind", False)))
         net.load_state_dict(ckpt["model"])
         export_onnx(net, args.out, {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e})
         return 0
@@ -192,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     train = [im for im, n in zip(photos.images, photos.names) if not data.is_validation(n) and min(im.shape[:2]) >= 96]
     log.info("restore training on %d photos (validation photos left out)", len(train))
     rng = np.random.default_rng(args.seed)
-    net = RestoreNet()
+    net = RestoreNet(stretch_blind=args.stretch_blind)
     if args.init:
         net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["model"])
         log.info("starting from %s", args.init)
@@ -202,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         for g in opt.param_groups:
             g["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * step / args.steps))
         net.train()
-        loss = loss_fn(net, make_batch(train, rng, args.batch))
+        loss = loss_fn(net, make_batch(train, rng, args.batch), args.lightness_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -210,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             log.info("step %d/%d loss %.3f (%.1f steps/s)", step, args.steps, float(loss), step / (time.time() - t0))
     metadata = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "faded_delta_e": args.faded_delta_e,
                 "trained_on": "fade_dyes and fade_generic (export/fading.py) of our colour photos; validation names never seen",
-                "steps": args.steps, "batch": args.batch, "photos": len(train),
+                "steps": args.steps, "batch": args.batch, "photos": len(train), "lightness_weight": args.lightness_weight,
+                "stretch_blind": args.stretch_blind,
                 "init": str(args.init) if args.init else None}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = Path("models/checkpoints") / (args.out.name.removesuffix(".onnx") + ".pt")  # weights: re-export without retraining
