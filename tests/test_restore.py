@@ -110,6 +110,29 @@ def test_an_untrained_network_is_the_identity():
     assert np.abs(post[0].numpy() - ident.post).max() < 1e-5
 
 
+def test_a_stretch_blind_network_reads_only_the_stretched_photo(tmp_path: Path):
+    """--stretch-blind: the answer does not depend on how far the stretch moved the print (its gain
+    and offset), also after the export; the quantiles of the stretched photo still count."""
+    torch.manual_seed(0)
+    net = RestoreNet(stretch_blind=True)
+    torch.nn.init.normal_(net.head.weight, std=0.05)
+    net.eval()
+    thumb, stats, _, _ = restore.restore_inputs(colour_scene())
+    thumb_t, stats_t = torch.from_numpy(thumb), torch.from_numpy(stats)
+    moved = stats_t.clone()
+    moved[:, -6:] += torch.tensor([0.7, -0.4, 0.3, -0.2, 0.1, 0.25])
+    requantiled = stats_t.clone()
+    requantiled[:, :3] += 0.2
+    with torch.no_grad():
+        base, same, other = (net(thumb_t, x)[0] for x in (stats_t, moved, requantiled))
+    assert torch.equal(base, same) and not torch.allclose(base, other)
+    export_onnx(net, tmp_path / "blind.onnx", {"model_name": "t", "model_version": "0", "faded_delta_e": 6.0})
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(tmp_path / "blind.onnx"), providers=["CPUExecutionProvider"])
+    a, b = (sess.run(None, {restore.INPUT_THUMB: thumb, restore.INPUT_STATS: x.numpy()})[0] for x in (stats_t, moved))
+    assert np.abs(a - b).max() < 1e-6
+
+
 @pytest.fixture(scope="module")
 def restorer() -> restore.Restorer:
     return restore.Restorer()
