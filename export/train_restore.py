@@ -45,7 +45,7 @@ class RestoreNet(nn.Module):
         # lightness (which our generic fading leaves about right and the held-out one does not).
         mask = torch.ones(restore.N_STATS)
         if stretch_blind:
-            mask[-6:] = 0.0
+            mask[3 * len(restore.QUANTILES):] = 0.0  # the stats after the quantiles: log(gain), offset
         self.register_buffer("stats_mask", mask, persistent=False)
         chans = (3, width, 2 * width, 3 * width, 4 * width)
         layers: list[nn.Module] = []

@@ -1,8 +1,8 @@
 """Which step of the held-out fading the restore model misjudges (issue 24), on the ``tune`` half.
 
 The held-out simulation (``export.fading.fade_overlay``) is applied with one of its steps left
-out at a time, and all of them (the photo as it is; the random draws unchanged, so each photo's other steps are the same), and the
-photo restored by the shipped model. Printed per variant: mean ΔE00 to the truth of the faded and
+out at a time (the random draws unchanged, so each photo's other steps are the same), and with
+all of them left out (the photo as it is), and the photo restored by the shipped model. Printed per variant: mean ΔE00 to the truth of the faded and
 the restored photo, the share removed, and the mean lightness error (L, restored minus truth) of
 ours, of the classical stretch alone (where the network starts) and of the faded photo.
 

@@ -2,14 +2,14 @@
 # Model 3's training on the 2-core CPU machine, one session at a time (issue 27). The run resumes
 # exactly (weights, moving average, AdamW moments, schedule position, data position, generators):
 #   scripts/train-session.sh data    build .data/extra from the fetched photo repositories (once per machine)
-#   scripts/train-session.sh start   resume in the background (runs/v3/last.pt, else the committed
-#                                    checkpoint, else from the start), 1 thread, log in runs/v3.out
+#   scripts/train-session.sh start   resume in the background (runs/v3d/last.pt, else the committed
+#                                    checkpoint of this run, else a new run from INIT), 1 thread, log in runs/v3d.out
 #   scripts/train-session.sh status  where the run stands: step, speed, last validation
 #   scripts/train-session.sh save    copy the resume state, and the moving average alone, to models/checkpoints/
 #                                    (commit both before the session ends)
 # The photos: bring the repositories of ../shared/data/SOURCES.md ("Photos at the app's scale")
-# with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3c/features-0-192,
-# ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (~35 minutes).
+# with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3d/features-0-192,
+# ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (26–35 minutes).
 # The run v3c started on 2026-12-05 from model 3's first run (v3, 2,591 steps, whose decoder carried
 # no hint) and 223 steps that taught the new hint-carrying module (v3b): rehue-train --init
 # runs/v3b/last.pt --init-weights live, with this plan; it resumes exactly from then on.
