@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--sheet", type=Path, default=None, help="before/after sheet: truth, faded, classical, ours")
+    p.add_argument("--offer-unfaded", type=float, default=None, metavar="SHARE",
+                   help="also print the offer threshold at which this share of the unfaded photos would be offered "
+                        "restoration, and the share of faded ones offered then (choose it on the tune half)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     restorer = restore.Restorer(args.model)
@@ -102,12 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{src:<22}{s['n']:>4}{s['faded']:>8.2f}{s['classical']:>10.2f}{s['ours']:>7.2f}{100 * removed:>8.0f}%"
               f"{100 * s['flagged']:>8.0f}%   {s['clean_change']:>14.2f}{100 * s['clean_flagged']:>8.0f}%")
     print(f"{len(photos)} photos in {time.time() - t0:.0f} s")
+    if args.offer_unfaded is not None:
+        threshold, offered = offer_threshold(rows["all"], args.offer_unfaded)
+        print(f"offer threshold {threshold:.2f} ΔE00: {100 * args.offer_unfaded:.0f} % of unfaded photos offered, "
+              f"{100 * offered:.0f} % of faded ones (the model's own threshold: {restorer.faded_delta_e:.2f})")
     if args.json:
         args.json.write_text(json.dumps({"simulation": args.simulation, "severity": args.severity, "split": args.split,
                                          "summary": summary}, indent=1))
     if args.sheet and sheet:
         cv2.imwrite(str(args.sheet), cv2.cvtColor(np.concatenate(sheet, 0), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
     return 0
+
+
+def offer_threshold(rows: list[dict[str, float]], unfaded_share: float) -> tuple[float, float]:
+    """The change (ΔE00) above which ``unfaded_share`` of the unfaded photos would be offered
+    restoration, and the share of the faded photos offered at it."""
+    threshold = float(np.quantile([r["clean_change"] for r in rows], 1.0 - unfaded_share))
+    return threshold, float(np.mean([r["change"] >= threshold for r in rows]))
 
 
 def _sheet_row(truth: np.ndarray, faded: np.ndarray, restorer: restore.Restorer, size: tuple[int, int] = (300, 200)) -> np.ndarray:

@@ -38,8 +38,9 @@ class RestoreNet(nn.Module):
     """(thumb, stats) -> (curves, matrix); see ``rehue.restore`` for their shapes. The last layer
     starts at zero, so an untrained network is the identity transform."""
 
-    def __init__(self, width: int = 32, stretch_blind: bool = False) -> None:
+    def __init__(self, width: int = 32, stretch_blind: bool = False, amount_head: bool = False) -> None:
         super().__init__()
+        self.stretch_blind, self.amount_head = stretch_blind, amount_head
         # stretch_blind: the network does not read how far the stretch moved the photo (its gain and
         # offset), only the stretched photo, so it cannot learn to return to the faded print's own
         # lightness (which our generic fading leaves about right and the held-out one does not).
@@ -57,6 +58,14 @@ class RestoreNet(nn.Module):
         self.head = nn.Linear(128, 6 * restore.CURVE_KNOTS + 9)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        # amount_head: how much of the transform to apply (0..1, rehue.restore.OUTPUT_AMOUNT), read
+        # from everything, the stretch's gain and offset included: a blind transform cannot tell
+        # a good photo (the stretch barely moved it: leave it alone) from a faded one.
+        self.amount = (nn.Sequential(nn.Linear(2 * chans[-1] + n_stats, 64), nn.ReLU(inplace=True), nn.Linear(64, 1))
+                       if amount_head else None)
+        if self.amount is not None:
+            nn.init.zeros_(self.amount[2].weight)
+            nn.init.constant_(self.amount[2].bias, 2.0)  # starts near "all of it" (0.88)
         step = 1.0 / (restore.CURVE_KNOTS - 1)
         self.register_buffer("identity_rise", torch.full((1, 3, restore.CURVE_KNOTS - 1), float(np.log(np.expm1(step)))))
 
@@ -68,19 +77,40 @@ class RestoreNet(nn.Module):
         rise = F.softplus(raw[:, :, 1:] + self.identity_rise)  # > 0: monotone
         return torch.cat([start, start + torch.cumsum(rise, 2)], 2)
 
-    def forward(self, thumb: torch.Tensor, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, thumb: torch.Tensor, stats: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(curves, matrix, post_curves), and with ``amount_head`` the amount (N, 1) as a fourth."""
         x = self.convs(thumb * 2.0 - 1.0)
-        pooled = torch.cat([x.mean((2, 3)), x.amax((2, 3)), (stats * 2.0 - 1.0) * self.stats_mask], 1)
-        raw = self.head(self.mlp(pooled))
+        features = torch.cat([x.mean((2, 3)), x.amax((2, 3))], 1)
+        raw = self.head(self.mlp(torch.cat([features, (stats * 2.0 - 1.0) * self.stats_mask], 1)))
         k3 = 3 * restore.CURVE_KNOTS
         matrix = torch.eye(3, dtype=thumb.dtype, device=thumb.device)[None] + 0.25 * raw[:, 2 * k3:].reshape(-1, 3, 3)
-        return self._curves(raw[:, :k3]), matrix, self._curves(raw[:, k3: 2 * k3])
+        out = (self._curves(raw[:, :k3]), matrix, self._curves(raw[:, k3: 2 * k3]))
+        if self.amount is None:
+            return out
+        return (*out, torch.sigmoid(self.amount(torch.cat([features, stats * 2.0 - 1.0], 1))))
 
 
 def apply_torch(rgb: torch.Tensor, curves: torch.Tensor, matrix: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
     """``rehue.restore.apply_float`` in torch (differentiable): rgb (N, 3, H, W) in [0, 1]."""
     mixed = torch.einsum("nij,njhw->nihw", matrix, _curves_torch(rgb, curves)).clamp(0.0, 1.0)
     return _curves_torch(mixed, post)
+
+
+def apply_blended_torch(raw: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor, curves: torch.Tensor,
+                        matrix: torch.Tensor, post: torch.Tensor, amount: torch.Tensor | None = None) -> torch.Tensor:
+    """The whole restoration as the engine applies it (``Transform.blended(amount)``, then ``apply``):
+    the stretch (gain, offset: (N, 3)) and the network's transform, each moved ``amount`` (N, 1) of
+    the way from no change, on the unstretched photo ``raw`` (N, 3, H, W). No amount: all of it."""
+    if amount is None:
+        amount = torch.ones(raw.shape[0], 1, dtype=raw.dtype, device=raw.device)
+    a = amount[:, :, None]  # (N, 1, 1): over the curves' knots and the matrix alike
+    ident_curves = torch.linspace(0.0, 1.0, restore.CURVE_KNOTS, dtype=raw.dtype, device=raw.device)[None, None].expand_as(curves)
+    eye = torch.eye(3, dtype=raw.dtype, device=raw.device)[None]
+    g = 1.0 + amount * (gain - 1.0)
+    o = amount * offset
+    stretched = (raw * g[:, :, None, None] + o[:, :, None, None]).clamp(0.0, 1.0)
+    return apply_torch(stretched, ident_curves + a * (curves - ident_curves), eye + a * (matrix - eye),
+                       ident_curves + a * (post - ident_curves))
 
 
 def _curves_torch(rgb: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
@@ -117,25 +147,42 @@ def training_pair(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
 
 def make_batch(images: list[np.ndarray], rng: np.random.Generator, n: int) -> dict[str, torch.Tensor]:
     idx = rng.integers(len(images), size=n)
-    truths, faded, thumbs, stats = [], [], [], []
+    truths, faded, thumbs, stats, gains, offsets, was_faded = [], [], [], [], [], [], []
     for i in idx:
         t, f = training_pair(images[i], rng)
+        was_faded.append(f is not t)
         th, st, gain, offset = restore.restore_inputs(f)
         truths.append(t.transpose(2, 0, 1))
-        faded.append(restore.stretched(f, gain, offset).transpose(2, 0, 1))  # the network's transform acts after the stretch
+        faded.append(f.transpose(2, 0, 1))  # unstretched: the loss applies the stretch (blended by the amount)
         thumbs.append(th[0])
         stats.append(st[0])
-    return {k: torch.from_numpy(np.stack(v)) for k, v in
-            (("truth", truths), ("faded", faded), ("thumb", thumbs), ("stats", stats))}
+        gains.append(gain)
+        offsets.append(offset)
+    return {k: torch.from_numpy(np.stack(v).astype(np.float32)) for k, v in
+            (("truth", truths), ("faded", faded), ("thumb", thumbs), ("stats", stats), ("gain", gains), ("offset", offsets),
+             ("was_faded", was_faded))}
 
 
-def loss_fn(net: RestoreNet, batch: dict[str, torch.Tensor], lightness_weight: float = 1.0) -> torch.Tensor:
-    """Smooth L1 in Lab between the restored crop and the truth; ``lightness_weight`` weighs the
-    L channel against a and b (exposure is what the held-out fading's restorations get wrong)."""
-    out = apply_torch(batch["faded"], *net(batch["thumb"], batch["stats"]))
-    per = F.smooth_l1_loss(rgb_to_lab_torch(out), rgb_to_lab_torch(batch["truth"]), beta=1.0, reduction="none")
-    weights = torch.tensor([lightness_weight, 1.0, 1.0], dtype=per.dtype)[None, :, None, None]
-    return (per * weights).mean() * (3.0 / (2.0 + lightness_weight))
+def loss_fn(net: RestoreNet, batch: dict[str, torch.Tensor], lightness_weight: float = 1.0, anchor: float = 0.0) -> torch.Tensor:
+    """Smooth L1 in Lab between the restored crop (as much as the amount says) and the truth;
+    ``lightness_weight`` weighs the L channel against a and b (exposure is what the held-out
+    fading's restorations get wrong). ``anchor`` > 0 (amount head only) adds, for the faded crops,
+    the same loss on the whole restoration (amount 1): the transform stays a full restoration and
+    the amount only says how much of it a photo needs (without it the two trade scale freely)."""
+    truth = rgb_to_lab_torch(batch["truth"])
+    weights = torch.tensor([lightness_weight, 1.0, 1.0], dtype=truth.dtype)[None, :, None, None]
+
+    def error(out: torch.Tensor) -> torch.Tensor:  # per crop
+        per = F.smooth_l1_loss(rgb_to_lab_torch(out), truth, beta=1.0, reduction="none")
+        return (per * weights).mean((1, 2, 3)) * (3.0 / (2.0 + lightness_weight))
+
+    outs = net(batch["thumb"], batch["stats"])
+    loss = error(apply_blended_torch(batch["faded"], batch["gain"], batch["offset"], *outs)).mean()
+    if anchor > 0 and len(outs) == 4:
+        faded = batch["was_faded"].to(truth.dtype)
+        full = error(apply_blended_torch(batch["faded"], batch["gain"], batch["offset"], *outs[:3]))
+        loss = loss + anchor * (full * faded).sum() / faded.sum().clamp_min(1.0)
+    return loss
 
 
 def export_onnx(net: RestoreNet, path: Path, metadata: dict) -> None:
@@ -148,8 +195,11 @@ def export_onnx(net: RestoreNet, path: Path, metadata: dict) -> None:
     thumb = torch.rand(1, 3, restore.THUMB_SIZE, restore.THUMB_SIZE)
     stats = torch.cat([torch.sort(torch.rand(1, 3, len(restore.QUANTILES)), 2).values.reshape(1, -1), torch.rand(1, 6)], 1)
     tmp = path.with_suffix(".tmp.onnx")
+    outputs = [restore.OUTPUT_CURVES, restore.OUTPUT_MATRIX, restore.OUTPUT_POST_CURVES]
+    if net.amount_head:
+        outputs.append(restore.OUTPUT_AMOUNT)
     torch.onnx.export(net, (thumb, stats), str(tmp), input_names=[restore.INPUT_THUMB, restore.INPUT_STATS],
-                      output_names=[restore.OUTPUT_CURVES, restore.OUTPUT_MATRIX, restore.OUTPUT_POST_CURVES], dynamo=True, optimize=True, verbose=False)
+                      output_names=outputs, dynamo=True, optimize=True, verbose=False)
     model = onnx.load(str(tmp))
     entry = model.metadata_props.add()
     entry.key, entry.value = restore.METADATA_KEY, json.dumps(metadata)
@@ -180,6 +230,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lightness-weight", type=float, default=1.0, help="weight of the L channel in the loss (a and b: 1)")
     p.add_argument("--stretch-blind", action="store_true", help="the network does not read the stretch's gain and offset")
+    p.add_argument("--amount-head", action="store_true",
+                   help="a second head, reading the stretch's gain and offset too, says how much of the transform to apply")
+    p.add_argument("--anchor", type=float, default=0.0,
+                   help="with --amount-head: weight of the loss on the whole restoration (amount 1) of the faded crops")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument("--export-from", type=Path, default=None,
                    help="no training: export this checkpoint again (say, with a threshold chosen on the tune half)")
@@ -193,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     if args.export_from:
         ckpt = torch.load(args.export_from, map_location="cpu", weights_only=False)
-        net = RestoreNet(stretch_blind=bool(ckpt["metadata"].get("stretch_blind", False)))
+        net = RestoreNet(stretch_blind=bool(ckpt["metadata"].get("stretch_blind", False)),
+                         amount_head=bool(ckpt["metadata"].get("amount_head", False)))
         net.load_state_dict(ckpt["model"])
         export_onnx(net, args.out, {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e})
         return 0
@@ -205,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     train = [im for im, n in zip(photos.images, photos.names) if not data.is_validation(n) and min(im.shape[:2]) >= 96]
     log.info("restore training on %d photos (validation photos left out)", len(train))
     rng = np.random.default_rng(args.seed)
-    net = RestoreNet(stretch_blind=args.stretch_blind)
+    net = RestoreNet(stretch_blind=args.stretch_blind, amount_head=args.amount_head)
     if args.init:
         net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["model"])
         log.info("starting from %s", args.init)
@@ -215,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         for g in opt.param_groups:
             g["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * step / args.steps))
         net.train()
-        loss = loss_fn(net, make_batch(train, rng, args.batch), args.lightness_weight)
+        loss = loss_fn(net, make_batch(train, rng, args.batch), args.lightness_weight, args.anchor)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -224,10 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     metadata = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "faded_delta_e": args.faded_delta_e,
                 "trained_on": "fade_dyes and fade_generic (export/fading.py) of our colour photos; validation names never seen",
                 "steps": args.steps, "batch": args.batch, "photos": len(train), "lightness_weight": args.lightness_weight,
-                "stretch_blind": args.stretch_blind,
+                "stretch_blind": args.stretch_blind, "amount_head": args.amount_head, "anchor": args.anchor,
                 "init": str(args.init) if args.init else None}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = Path("models/checkpoints") / (args.out.name.removesuffix(".onnx") + ".pt")  # weights: re-export without retraining
+    # the weights, to re-export without retraining: the shipped model's in models/checkpoints, an experiment's beside it
+    ckpt = (Path("models/checkpoints") if args.out.parent == Path("models") else args.out.parent) / (args.out.name.removesuffix(".onnx") + ".pt")
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": net.state_dict(), "metadata": metadata}, ckpt)
     export_onnx(net, args.out, metadata)

@@ -42,6 +42,9 @@ INPUT_STATS = "stats"  # (N, N_STATS) float32: the quantiles, then log(gain) and
 OUTPUT_CURVES = "curves"  # (N, 3, CURVE_KNOTS) float32
 OUTPUT_MATRIX = "matrix"  # (N, 3, 3) float32
 OUTPUT_POST_CURVES = "post_curves"  # (N, 3, CURVE_KNOTS) float32: the curves applied after the matrix
+# Optional: how much of the restoration (the stretch and the transform) to apply, 0..1; a model
+# without it means all of it. ``Restorer.predict`` returns the transform already blended by it.
+OUTPUT_AMOUNT = "amount"  # (N, 1) float32
 CURVE_KNOTS = 17
 N_STATS = 3 * len(QUANTILES) + 6
 METADATA_KEY = "rehue_restore"
@@ -207,13 +210,16 @@ class Restorer:
         raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         self.metadata: dict = json.loads(raw) if raw else {}
         self.faded_delta_e = float(self.metadata.get("faded_delta_e", FADED_DELTA_E))
+        self.has_amount = OUTPUT_AMOUNT in {o.name for o in self.session.get_outputs()}
         self.path = path
 
     def predict(self, pixels: np.ndarray) -> Transform:
+        """The photo's restoration, as much of it as the model says to apply (its amount, if it has one)."""
         thumb, stats, gain, offset = restore_inputs(pixels)
-        curves, matrix, post = self.session.run([OUTPUT_CURVES, OUTPUT_MATRIX, OUTPUT_POST_CURVES],
-                                                {INPUT_THUMB: thumb, INPUT_STATS: stats})
-        return Transform(curves[0].astype(np.float32), matrix[0].astype(np.float32), post[0].astype(np.float32), gain, offset)
+        names = [OUTPUT_CURVES, OUTPUT_MATRIX, OUTPUT_POST_CURVES] + ([OUTPUT_AMOUNT] if self.has_amount else [])
+        curves, matrix, post, *amount = self.session.run(names, {INPUT_THUMB: thumb, INPUT_STATS: stats})
+        transform = Transform(curves[0].astype(np.float32), matrix[0].astype(np.float32), post[0].astype(np.float32), gain, offset)
+        return transform.blended(float(amount[0].reshape(-1)[0])) if amount else transform
 
     def assess(self, pixels: np.ndarray) -> Assessment:
         """The photo's transform, and whether it is faded enough that the app should offer to restore it."""

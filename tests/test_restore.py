@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from export import fading
-from export.train_restore import RestoreNet, apply_torch, export_onnx, rgb_to_lab_torch
+from export.train_restore import RestoreNet, apply_blended_torch, apply_torch, export_onnx, rgb_to_lab_torch
 from helpers import colour_scene, gray_scene
 from rehue import contract, photo_io, restore
 
@@ -59,6 +59,20 @@ def test_torch_apply_is_the_engines_apply():
     assert eight.dtype == np.uint8 and np.abs(eight.astype(int) - np.round(want * 255)).mean() < 0.6
 
 
+def test_training_blends_the_restoration_as_the_engine_does():
+    """The amount head's loss sees what the app writes: the stretch and the transform each moved
+    part of the way (``Transform.blended``), applied to the unstretched photo."""
+    t = random_transform(4)
+    rgb = contract.to_unit_float(colour_scene(60, 80))
+    x = torch.from_numpy(rgb.transpose(2, 0, 1))[None]
+    for amount in (0.0, 0.3, 1.0):
+        want = restore.apply_float(rgb, t.blended(amount))
+        got = apply_blended_torch(x, torch.from_numpy(t.gain)[None], torch.from_numpy(t.offset)[None], torch.from_numpy(t.curves)[None],
+                                  torch.from_numpy(t.matrix)[None], torch.from_numpy(t.post)[None], torch.tensor([[amount]]))
+        assert np.abs(got[0].numpy().transpose(1, 2, 0) - want).max() < 1e-5
+    assert np.abs(restore.apply_float(rgb, t.blended(0.0)) - rgb).max() < 1e-6
+
+
 def test_16bit_photos_are_restored_in_16_bit():
     t = random_transform(2)
     px16 = colour_scene(40, 50).astype(np.uint16) * 257
@@ -98,6 +112,35 @@ def test_export_parity_and_metadata(tmp_path: Path):
     got = r.predict(px)
     for mine, theirs in ((got.curves, curves), (got.matrix, matrix), (got.post, post)):
         assert np.abs(mine - theirs[0].numpy()).max() < 1e-4
+
+
+def test_the_amount_travels_through_onnx_and_scales_the_restoration(tmp_path: Path):
+    """--amount-head: a fourth ONNX output, read by the engine, which returns the transform already
+    moved that far (so the offer, the batch and the GUI's strength all see the amount)."""
+    torch.manual_seed(1)
+    net = RestoreNet(stretch_blind=True, amount_head=True)
+    torch.nn.init.normal_(net.head.weight, std=0.05)
+    torch.nn.init.normal_(net.amount[2].weight, std=0.5)
+    export_onnx(net, tmp_path / "a.onnx", {"model_name": "t", "model_version": "0", "faded_delta_e": 6.0})
+    r = restore.Restorer(tmp_path / "a.onnx")
+    assert r.has_amount and restore.OUTPUT_AMOUNT in {o.name for o in r.session.get_outputs()}
+    px = colour_scene()
+    thumb, stats, gain, offset = restore.restore_inputs(px)
+    with torch.no_grad():
+        curves, matrix, post, amount = net.eval()(torch.from_numpy(thumb), torch.from_numpy(stats))
+    a = float(amount[0, 0])
+    assert 0.0 < a < 1.0 and abs(a - 0.88) > 0.01  # the head answers, and not its starting value
+    want = restore.Transform(curves[0].numpy(), matrix[0].numpy(), post[0].numpy(), gain, offset).blended(a)
+    got = r.predict(px)
+    for mine, theirs in ((got.curves, want.curves), (got.matrix, want.matrix), (got.post, want.post),
+                         (got.gain, want.gain), (got.offset, want.offset)):
+        assert np.abs(mine - theirs).max() < 1e-4
+    # the amount reads the stretch's gain and offset, which the blind transform does not
+    moved = torch.from_numpy(stats).clone()
+    moved[:, -6:] += 0.5
+    with torch.no_grad():
+        *_, other = net(torch.from_numpy(thumb), moved)
+    assert abs(float(other[0, 0]) - a) > 1e-3
 
 
 def test_an_untrained_network_is_the_identity():
