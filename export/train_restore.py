@@ -29,7 +29,7 @@ from rehue import restore
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "rehue-restore"
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"  # 1.1: the transform blind to the stretch, and the amount head
 UNFADED_SHARE = 0.15  # of training inputs: a good photo, to be left alone
 CROP = 128  # training works on photos this size; the network reads restore_inputs of them
 
@@ -228,6 +228,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--faded-delta-e", type=float, default=restore.FADED_DELTA_E,
                    help="the 'is it faded?' threshold written into the model (choose it on the tune half: rehue-eval-restore)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--version", default=MODEL_VERSION, help="the model version written into the ONNX metadata")
     p.add_argument("--lightness-weight", type=float, default=1.0, help="weight of the L channel in the loss (a and b: 1)")
     p.add_argument("--stretch-blind", action="store_true", help="the network does not read the stretch's gain and offset")
     p.add_argument("--amount-head", action="store_true",
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         net = RestoreNet(stretch_blind=bool(ckpt["metadata"].get("stretch_blind", False)),
                          amount_head=bool(ckpt["metadata"].get("amount_head", False)))
         net.load_state_dict(ckpt["model"])
-        export_onnx(net, args.out, {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e})
+        export_onnx(net, args.out, {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e, "model_version": args.version})
         return 0
     roots = [d for d in args.data if d.exists()]
     if not roots:
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         opt.step()
         if step % 100 == 0:
             log.info("step %d/%d loss %.3f (%.1f steps/s)", step, args.steps, float(loss), step / (time.time() - t0))
-    metadata = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "faded_delta_e": args.faded_delta_e,
+    metadata = {"model_name": MODEL_NAME, "model_version": args.version, "faded_delta_e": args.faded_delta_e,
                 "trained_on": "fade_dyes and fade_generic (export/fading.py) of our colour photos; validation names never seen",
                 "steps": args.steps, "batch": args.batch, "photos": len(train), "lightness_weight": args.lightness_weight,
                 "stretch_blind": args.stretch_blind, "amount_head": args.amount_head, "anchor": args.anchor,
