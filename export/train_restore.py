@@ -40,7 +40,7 @@ class RestoreNet(nn.Module):
 
     def __init__(self, width: int = 32, stretch_blind: bool = False, amount_head: bool = False) -> None:
         super().__init__()
-        self.stretch_blind, self.amount_head = stretch_blind, amount_head
+        self.amount_head = amount_head
         # stretch_blind: the network does not read how far the stretch moved the photo (its gain and
         # offset), only the stretched photo, so it cannot learn to return to the faded print's own
         # lightness (which our generic fading leaves about right and the held-out one does not).
@@ -228,7 +228,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--faded-delta-e", type=float, default=restore.FADED_DELTA_E,
                    help="the 'is it faded?' threshold written into the model (choose it on the tune half: rehue-eval-restore)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--version", default=MODEL_VERSION, help="the model version written into the ONNX metadata")
+    p.add_argument("--version", default=None,
+                   help=f"the model version written into the ONNX metadata (training: {MODEL_VERSION}; --export-from: the checkpoint's)")
     p.add_argument("--lightness-weight", type=float, default=1.0, help="weight of the L channel in the loss (a and b: 1)")
     p.add_argument("--stretch-blind", action="store_true", help="the network does not read the stretch's gain and offset")
     p.add_argument("--amount-head", action="store_true",
@@ -251,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         net = RestoreNet(stretch_blind=bool(ckpt["metadata"].get("stretch_blind", False)),
                          amount_head=bool(ckpt["metadata"].get("amount_head", False)))
         net.load_state_dict(ckpt["model"])
-        export_onnx(net, args.out, {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e, "model_version": args.version})
+        export_onnx(net, args.out, {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e,
+                                    "model_version": args.version or ckpt["metadata"].get("model_version", MODEL_VERSION)})
         return 0
     roots = [d for d in args.data if d.exists()]
     if not roots:
@@ -277,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         opt.step()
         if step % 100 == 0:
             log.info("step %d/%d loss %.3f (%.1f steps/s)", step, args.steps, float(loss), step / (time.time() - t0))
-    metadata = {"model_name": MODEL_NAME, "model_version": args.version, "faded_delta_e": args.faded_delta_e,
+    metadata = {"model_name": MODEL_NAME, "model_version": args.version or MODEL_VERSION, "faded_delta_e": args.faded_delta_e,
                 "trained_on": "fade_dyes and fade_generic (export/fading.py) of our colour photos; validation names never seen",
                 "steps": args.steps, "batch": args.batch, "photos": len(train), "lightness_weight": args.lightness_weight,
                 "stretch_blind": args.stretch_blind, "amount_head": args.amount_head, "anchor": args.anchor,
