@@ -29,7 +29,7 @@ from rehue import restore
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "rehue-restore"
-MODEL_VERSION = "1.1.0"  # 1.1: the transform blind to the stretch, and the amount head
+MODEL_VERSION = "1.0.0"  # the shipped model's; an experiment that ships says its own (--version)
 UNFADED_SHARE = 0.15  # of training inputs: a good photo, to be left alone
 CROP = 128  # training works on photos this size; the network reads restore_inputs of them
 
