@@ -35,8 +35,8 @@ CROP = 128  # training works on photos this size; the network reads restore_inpu
 
 
 class RestoreNet(nn.Module):
-    """(thumb, stats) -> (curves, matrix); see ``rehue.restore`` for their shapes. The last layer
-    starts at zero, so an untrained network is the identity transform."""
+    """(thumb, stats) -> (curves, matrix, post_curves[, amount]); see ``rehue.restore`` for their
+    shapes. The last layer starts at zero, so an untrained network is the identity transform."""
 
     def __init__(self, width: int = 32, stretch_blind: bool = False, amount_head: bool = False) -> None:
         super().__init__()

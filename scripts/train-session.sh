@@ -9,7 +9,7 @@
 #                                    (commit both before the session ends)
 # The photos: bring the repositories of ../shared/data/SOURCES.md ("Photos at the app's scale")
 # with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3d/features-0-192,
-# ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (26–35 minutes).
+# ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (26–35 minutes alone, 51 beside a restore training).
 # The run v3c started on 2026-12-05 from model 3's first run (v3, 2,591 steps, whose decoder carried
 # no hint) and 223 steps that taught the new hint-carrying module (v3b): rehue-train --init
 # runs/v3b/last.pt --init-weights live, with this plan; it resumes exactly from then on.
