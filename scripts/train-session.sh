@@ -27,8 +27,11 @@ RUN=runs/v3e
 SAVED=models/checkpoints/rehue-colorizer-3-train.pt
 INIT=${INIT:-models/checkpoints/rehue-colorizer-3-soup.pt}
 PLAN=${PLAN:-cached:192:4000s}
-ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 2e-4 --seed 2 --cache-crops 57600 --threads 1 --workers 2 --bf16
+ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 2e-4 --seed 2 --cache-crops 57600 --threads 1 --workers 2
       --val-every 15 --ckpt-every 5 --data ../shared/data .data/extra)
+# bf16 autocast only where the CPU computes bf16 natively: on a CPU without it (2026-12-07: an AMD
+# EPYC with no AVX-512) oneDNN emulates it and a step took ~30 s instead of ~2.6.
+if grep -qE "avx512_bf16|amx_bf16" /proc/cpuinfo; then ARGS+=(--bf16); fi
 case ${1:?usage: train-session.sh data|start|status|save} in
   data)
     PYTHON=$PY bash ../shared/data/build_extra_photos.sh "${MIRROR:-/work/.mirror}" .data/extra --with-small ;;
