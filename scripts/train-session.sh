@@ -14,10 +14,10 @@
 # v3d (from 3.0.0, --seed 1: other crops of the same photos, lr 4e-4) ran 5,844 of its 6,000 steps
 # (2026-12-05/06; the last 156 at lr ~1e-6 were not worth a cache rebuild). The mean of their two
 # moving averages (models/checkpoints/rehue-colorizer-3-soup.pt: rehue-average of git 9d1d805's and
-# 70c89f9's rehue-colorizer-3-weights.pt) beat both on the tune half (2026-12-07) and is the next to ship.
+# 70c89f9's rehue-colorizer-3-weights.pt) beat both on the tune half (2026-12-07) and ships as 3.1.0.
 # v3e starts from that soup on a third feature cache (--seed 2), at a lower rate (the automatic colour
 # peaked early in v3c and v3d, at high rates, then drifted down), to be averaged with it again.
-# Started 2026-12-07 (the cache: 58 minutes beside a restore training); committed at step 290 of 4000.
+# Started 2026-12-07 (the cache: 58 minutes beside a restore training); committed at step 3,132 of 4,000 (2026-12-07).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
