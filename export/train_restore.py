@@ -237,6 +237,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--anchor", type=float, default=0.0,
                    help="with --amount-head: weight of the loss on the whole restoration (amount 1) of the faded crops")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
+    p.add_argument("--amount-floor", default=None, metavar="FROM,FULL,TOP",
+                   help="with --export-from of an amount-head model: the least amount, from the stretch's own move "
+                        "(rehue.restore.amount_floor: none below FROM ΔE00, TOP at FULL); chosen on the tune half "
+                        "with scripts/amount_floor.py")
     p.add_argument("--export-from", type=Path, default=None,
                    help="no training: export this checkpoint again (say, with a threshold chosen on the tune half)")
     return p.parse_args(argv)
@@ -252,8 +256,15 @@ def main(argv: list[str] | None = None) -> int:
         net = RestoreNet(stretch_blind=bool(ckpt["metadata"].get("stretch_blind", False)),
                          amount_head=bool(ckpt["metadata"].get("amount_head", False)))
         net.load_state_dict(ckpt["model"])
-        export_onnx(net, args.out, {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e,
-                                    "model_version": args.version or ckpt["metadata"].get("model_version", MODEL_VERSION)})
+        metadata = {**ckpt["metadata"], "faded_delta_e": args.faded_delta_e,
+                    "model_version": args.version or ckpt["metadata"].get("model_version", MODEL_VERSION)}
+        if args.amount_floor:
+            if not net.amount_head:
+                log.error("--amount-floor needs a model with an amount head (--amount-head)")
+                return 2
+            lo, hi, top = (float(v) for v in args.amount_floor.split(","))
+            metadata["amount_floor"] = {"from_move": lo, "full_move": hi, "top": top}
+        export_onnx(net, args.out, metadata)
         return 0
     roots = [d for d in args.data if d.exists()]
     if not roots:

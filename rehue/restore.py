@@ -61,6 +61,11 @@ def overview(pixels: np.ndarray) -> np.ndarray:
     return contract.to_unit_float(photo_io.reduce(pixels[::step, ::step], STATS_SIZE))
 
 
+def as_overview(pixels: np.ndarray) -> np.ndarray:
+    """``overview`` of a photo, or the photo itself when it already is one (float32, STATS_SIZE)."""
+    return overview(pixels) if max(pixels.shape[:2]) > STATS_SIZE or pixels.dtype != np.float32 else pixels
+
+
 STRETCH_PERCENTILES = (0.5, 99.5)
 GRAY_WORLD_LIMITS = (0.7, 1.4)
 
@@ -83,10 +88,28 @@ def stretched(rgb: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarr
     return np.clip(rgb * gain + offset, 0.0, 1.0).astype(np.float32)
 
 
+def stretch_move(rgb: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> float:
+    """How far the classical stretch alone moves the photo (mean ΔE00, on an ``overview``)."""
+    return contract.mean_ciede2000(rgb, stretched(rgb, gain, offset))
+
+
+def amount_floor(move: float, floor: dict | None) -> float:
+    """The least of the restoration a photo gets, from how far the stretch alone moves it.
+
+    The amount head judges "how faded" from what the photo shows, and a flat or unusual print can
+    fool it into leaving a strong fade alone; a print that the plain stretch moves a lot is faded
+    whatever it shows. ``floor`` (the model's metadata, chosen on the tune half): no floor below
+    ``from_move`` ΔE00, rising linearly to ``top`` at ``full_move``."""
+    if not floor:
+        return 0.0
+    lo, hi, top = float(floor["from_move"]), float(floor["full_move"]), float(floor["top"])
+    return top * float(np.clip((move - lo) / max(hi - lo, 1e-6), 0.0, 1.0))
+
+
 def restore_inputs(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(H, W, 3) uint8/uint16 RGB (or an ``overview``) -> the network's (thumb, stats) for one
     photo, batch of 1, both of the photo after ``stretch``; and that stretch's (gain, offset)."""
-    rgb = overview(pixels) if max(pixels.shape[:2]) > STATS_SIZE or pixels.dtype != np.float32 else pixels
+    rgb = as_overview(pixels)
     gain, offset = stretch(rgb)
     rgb = stretched(rgb, gain, offset)
     thumb = cv2.resize(rgb, (THUMB_SIZE, THUMB_SIZE), interpolation=cv2.INTER_AREA)
@@ -211,15 +234,20 @@ class Restorer:
         self.metadata: dict = json.loads(raw) if raw else {}
         self.faded_delta_e = float(self.metadata.get("faded_delta_e", FADED_DELTA_E))
         self.has_amount = OUTPUT_AMOUNT in {o.name for o in self.session.get_outputs()}
+        self.amount_floor: dict | None = self.metadata.get("amount_floor")
         self.path = path
 
     def predict(self, pixels: np.ndarray) -> Transform:
         """The photo's restoration, as much of it as the model says to apply (its amount, if it has one)."""
-        thumb, stats, gain, offset = restore_inputs(pixels)
+        rgb = as_overview(pixels)
+        thumb, stats, gain, offset = restore_inputs(rgb)
         names = [OUTPUT_CURVES, OUTPUT_MATRIX, OUTPUT_POST_CURVES] + ([OUTPUT_AMOUNT] if self.has_amount else [])
         curves, matrix, post, *amount = self.session.run(names, {INPUT_THUMB: thumb, INPUT_STATS: stats})
         transform = Transform(curves[0].astype(np.float32), matrix[0].astype(np.float32), post[0].astype(np.float32), gain, offset)
-        return transform.blended(float(amount[0].reshape(-1)[0])) if amount else transform
+        if not amount:
+            return transform
+        floor = amount_floor(stretch_move(rgb, gain, offset), self.amount_floor) if self.amount_floor else 0.0
+        return transform.blended(max(float(amount[0].reshape(-1)[0]), floor))
 
     def assess(self, pixels: np.ndarray) -> Assessment:
         """The photo's transform, and whether it is faded enough that the app should offer to restore it."""

@@ -183,7 +183,7 @@ def restorer() -> restore.Restorer:
 
 def test_the_shipped_model_brings_faded_colour_back(restorer: restore.Restorer):
     """On prints faded by the simulation training never saw, the shipped model removes part of
-    the error on average (27 % on held-out photos, models/RESTORE_CARD.md) and makes none of them
+    the error on average (40 % on held-out photos, models/RESTORE_CARD.md) and makes none of them
     clearly worse."""
     removed = []
     for seed in range(10):
@@ -252,3 +252,14 @@ def test_without_the_option_colour_photos_say_how_to_restore(tmp_path: Path, col
     result = run_batch(plan_batch([src], tmp_path / "out"), colorizer, BatchOptions())
     assert [p.name for p in result.skipped_colour] == ["faded.png"]
     assert "--restore-faded" in result.summary() and "--restore-faded" in result.rows[-1][3]
+
+
+def test_the_amount_floor_rises_with_the_stretchs_move_and_ships_in_the_model(restorer: restore.Restorer):
+    """A print the plain stretch moves a lot gets at least part of the restoration, whatever the
+    amount head judges (rehue.restore.amount_floor); the shipped model carries its floor."""
+    floor = {"from_move": 6.0, "full_move": 12.0, "top": 0.8}
+    assert restore.amount_floor(20.0, None) == 0.0
+    assert restore.amount_floor(5.0, floor) == 0.0
+    assert restore.amount_floor(9.0, floor) == pytest.approx(0.4)
+    assert restore.amount_floor(30.0, floor) == pytest.approx(0.8)
+    assert restorer.has_amount and restorer.amount_floor and restorer.amount_floor["top"] > 0
