@@ -17,7 +17,8 @@
 # 70c89f9's rehue-colorizer-3-weights.pt) beat both on the tune half (2026-12-07) and ships as 3.1.0.
 # v3e starts from that soup on a third feature cache (--seed 2), at a lower rate (the automatic colour
 # peaked early in v3c and v3d, at high rates, then drifted down), to be averaged with it again.
-# Started 2026-12-07 (the cache: 58 minutes beside a restore training); committed at step 3,132 of 4,000 (2026-12-07).
+# Started 2026-12-07 (the cache: 58 minutes beside a restore training); finished its 4,000 steps on 2026-12-07 (ninth
+# session: cache rebuilt in 21 minutes alone); on tune +0.04 dB over 3.1.0, its soup with 3.1.0 +0.03: not shipped (model card).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
