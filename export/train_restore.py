@@ -216,6 +216,15 @@ def export_onnx(net: RestoreNet, path: Path, metadata: dict) -> None:
     log.info("wrote %s (%.0f kB); parity max |diff| %.2e", path, path.stat().st_size / 1024, diff)
 
 
+def _amount_floor(text: str) -> dict[str, float]:
+    """``FROM,FULL,TOP`` -> the ``amount_floor`` metadata (``rehue.restore.amount_floor``)."""
+    try:
+        lo, hi, top = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give three numbers, FROM,FULL,TOP (say 6,12,0.8)") from None
+    return {"from_move": lo, "full_move": hi, "top": top}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="rehue-train-restore", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/data"), Path(".data/extra")])
@@ -237,7 +246,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--anchor", type=float, default=0.0,
                    help="with --amount-head: weight of the loss on the whole restoration (amount 1) of the faded crops")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tuning)")
-    p.add_argument("--amount-floor", default=None, metavar="FROM,FULL,TOP",
+    p.add_argument("--amount-floor", type=_amount_floor, default=None, metavar="FROM,FULL,TOP",
                    help="with --export-from of an amount-head model: the least amount, from the stretch's own move "
                         "(rehue.restore.amount_floor: none below FROM ΔE00, TOP at FULL); chosen on the tune half "
                         "with scripts/amount_floor.py")
@@ -262,8 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             if not net.amount_head:
                 log.error("--amount-floor needs a model with an amount head (--amount-head)")
                 return 2
-            lo, hi, top = (float(v) for v in args.amount_floor.split(","))
-            metadata["amount_floor"] = {"from_move": lo, "full_move": hi, "top": top}
+            metadata["amount_floor"] = args.amount_floor
         export_onnx(net, args.out, metadata)
         return 0
     roots = [d for d in args.data if d.exists()]

@@ -237,17 +237,24 @@ class Restorer:
         self.amount_floor: dict | None = self.metadata.get("amount_floor")
         self.path = path
 
-    def predict(self, pixels: np.ndarray) -> Transform:
-        """The photo's restoration, as much of it as the model says to apply (its amount, if it has one)."""
+    def full_restoration(self, pixels: np.ndarray) -> tuple[Transform, float | None, np.ndarray]:
+        """The whole restoration (amount 1), the network's own amount (None: a model without the
+        head) and the ``overview`` it was read from: what ``predict`` blends, apart for experiments."""
         rgb = as_overview(pixels)
         thumb, stats, gain, offset = restore_inputs(rgb)
         names = [OUTPUT_CURVES, OUTPUT_MATRIX, OUTPUT_POST_CURVES] + ([OUTPUT_AMOUNT] if self.has_amount else [])
         curves, matrix, post, *amount = self.session.run(names, {INPUT_THUMB: thumb, INPUT_STATS: stats})
         transform = Transform(curves[0].astype(np.float32), matrix[0].astype(np.float32), post[0].astype(np.float32), gain, offset)
-        if not amount:
+        return transform, (float(amount[0].reshape(-1)[0]) if amount else None), rgb
+
+    def predict(self, pixels: np.ndarray) -> Transform:
+        """The photo's restoration, as much of it as the model says to apply (its amount, if it has
+        one, and at least the floor the stretch's own move sets)."""
+        transform, amount, rgb = self.full_restoration(pixels)
+        if amount is None:
             return transform
-        floor = amount_floor(stretch_move(rgb, gain, offset), self.amount_floor) if self.amount_floor else 0.0
-        return transform.blended(max(float(amount[0].reshape(-1)[0]), floor))
+        floor = amount_floor(stretch_move(rgb, transform.gain, transform.offset), self.amount_floor) if self.amount_floor else 0.0
+        return transform.blended(max(amount, floor))
 
     def assess(self, pixels: np.ndarray) -> Assessment:
         """The photo's transform, and whether it is faded enough that the app should offer to restore it."""

@@ -15,7 +15,6 @@ they are (the test half is not looked at here).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import pickle
 import sys
@@ -32,20 +31,14 @@ AMOUNTS = np.linspace(0.0, 1.0, 11)
 
 def measure(r: restore.Restorer, truth8: np.ndarray, photo8: np.ndarray) -> dict[str, np.ndarray | float]:
     """The network's amount, the stretch's move, and error/change at each amount of the full transform."""
-    small = restore.overview(photo8)
-    thumb, stats, gain, offset = restore.restore_inputs(small)
-    curves, matrix, post, amount = r.session.run(
-        [restore.OUTPUT_CURVES, restore.OUTPUT_MATRIX, restore.OUTPUT_POST_CURVES, restore.OUTPUT_AMOUNT],
-        {restore.INPUT_THUMB: thumb, restore.INPUT_STATS: stats})
-    full = restore.Transform(curves[0], matrix[0], post[0], gain, offset)
-    stretch_only = dataclasses.replace(restore.Transform.identity(), gain=gain, offset=offset)
-    move = contract.mean_ciede2000(small, restore.apply_float(small, stretch_only))
+    full, amount, small = r.full_restoration(photo8)
+    move = restore.stretch_move(small, full.gain, full.offset)
     error, change = [], []
     for a in AMOUNTS:
         out = restore.apply(photo8, full.blended(float(a)))
         error.append(contract.mean_ciede2000(truth8, out))
         change.append(contract.mean_ciede2000(photo8, out))
-    return {"amount": float(amount.reshape(-1)[0]), "move": move, "error": np.array(error), "change": np.array(change)}
+    return {"amount": amount, "move": move, "error": np.array(error), "change": np.array(change)}
 
 
 def at(row: dict, amount: float, key: str) -> float:
