@@ -166,8 +166,15 @@ SOURCE_WEIGHTS = {
     "houses": 0.14, "clothing": 0.09,  # rooms, homes, fabrics
     "imagenet_det200": 0.10, "imagenet-sample": 0.08, "imagenette_train_224": 0.07,  # everyday scenes and objects
     "bsds500": 0.06, "urban-sunhays-bsd100": 0.05, "camvid": 0.03,  # landscapes, cities, streets
+    # Training-only sets below the app's scale (export.small_photos: 64-180 px): many new photos of
+    # ImageNet's objects, pets in homes, and scenes; a quarter of the crops, so the photos at the
+    # app's scale still teach what a person or a room looks like at 320 px.
+    "tiny_imagenet": 0.12, "pets": 0.12, "intel_scenes": 0.06,
 }
 DEFAULT_SHARE = 0.03
+# Sets below the app's scale: trained on, never validated on (their held-out photos stay unused),
+# so the validation crops and rehue-eval's tables stay on photos the size the app sees.
+TRAINING_ONLY_SOURCES = frozenset({"tiny_imagenet", "pets", "intel_scenes"})
 
 
 def sampling_weights(sources: np.ndarray, weights: dict[str, float] | None = None) -> np.ndarray:
@@ -187,7 +194,9 @@ def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator, scale: tup
     shows a person or a room at about the scale the app shows it to the network."""
     h, w = rgb.shape[:2]
     short = min(h, w)
-    crop = max(8, int(round(short * rng.uniform(*scale))))
+    # A crop is at least half the output size (or the whole short side): a small photo (64-180
+    # px) gives all of itself, not a blur of a quarter of it.
+    crop = min(short, max(8, int(round(short * rng.uniform(*scale))), size // 2))
     y0 = int(rng.integers(0, h - crop + 1))
     x0 = int(rng.integers(0, w - crop + 1))
     patch = rgb[y0 : y0 + crop, x0 : x0 + crop]

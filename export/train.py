@@ -416,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
 
     photos = data.load_photo_set(roots, args.max_side, workers=max(1, args.workers))
     val_mask = np.array([data.is_validation(n) for n in photos.names])
-    train, val = photos.subset(~val_mask), photos.subset(val_mask)
+    small = np.isin(photos.sources, list(data.TRAINING_ONLY_SOURCES))
+    train, val = photos.subset(~val_mask), photos.subset(val_mask & ~small)
     log.info("photos: %d train, %d validation; train sources %s", len(train.images), len(val.images),
              {s: int((train.sources == s).sum()) for s in sorted(set(train.sources.tolist()))})
 

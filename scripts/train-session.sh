@@ -1,41 +1,41 @@
 #!/usr/bin/env bash
 # Model 3's training on the 2-core CPU machine, one session at a time (issue 27). The run resumes
 # exactly (weights, moving average, AdamW moments, schedule position, data position, generators):
-#   scripts/train-session.sh data    build .data/extra from the fetched photo repositories (once per machine)
-#   scripts/train-session.sh start   resume in the background (runs/v3e/last.pt, else the committed
-#                                    checkpoint of this run, else a new run from INIT), 1 thread, log in runs/v3e.out
+#   scripts/train-session.sh data    build .data/extra and .data/small from the fetched photo repositories (once per machine)
+#   scripts/train-session.sh start   resume in the background (runs/v3f/last.pt, else the committed
+#                                    checkpoint of this run, else a new run from INIT), 1 thread, log in runs/v3f.out
 #   scripts/train-session.sh status  where the run stands: step, speed, last validation
 #   scripts/train-session.sh save    copy the resume state, and the moving average alone, to models/checkpoints/
 #                                    (commit both before the session ends)
 # The photos: bring the repositories of ../shared/data/SOURCES.md ("Photos at the app's scale")
-# with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3e/features-0-192,
+# with the search tool's fetch into /work/.mirror first. The feature cache (runs/v3f/features-0-192,
 # ~17 GB, 40,000 crops) is rebuilt from the same photos and seed on a new machine (26–35 minutes alone, 51–58 beside a restore training).
 # History: v3c (from v3/v3b) finished its 6,000-step schedule on 2026-12-05 and shipped as 3.0.0;
-# v3d (from 3.0.0, --seed 1: other crops of the same photos, lr 4e-4) ran 5,844 of its 6,000 steps
-# (2026-12-05/06; the last 156 at lr ~1e-6 were not worth a cache rebuild). The mean of their two
-# moving averages (models/checkpoints/rehue-colorizer-3-soup.pt: rehue-average of git 9d1d805's and
-# 70c89f9's rehue-colorizer-3-weights.pt) beat both on the tune half (2026-12-07) and ships as 3.1.0.
-# v3e starts from that soup on a third feature cache (--seed 2), at a lower rate (the automatic colour
-# peaked early in v3c and v3d, at high rates, then drifted down), to be averaged with it again.
-# Started 2026-12-07 (the cache: 58 minutes beside a restore training); finished its 4,000 steps on 2026-12-07 (ninth
-# session: cache rebuilt in 21 minutes alone); on tune +0.04 dB over 3.1.0, its soup with 3.1.0 +0.03: not shipped (model card).
+# v3d (from 3.0.0, --seed 1: other crops of the same photos, lr 4e-4) ran 5,844 of its 6,000 steps;
+# the mean of their two moving averages (models/checkpoints/rehue-colorizer-3-soup.pt) ships as 3.1.0.
+# v3e (from that soup, --seed 2, lr 2e-4, 4,000 steps) finished on 2026-12-07: +0.04 dB on tune, not
+# shipped: a third pass over the same photos no longer moves the decoder.
+# v3f (2026-12-07, tenth session) starts from the soup again, on new photos: the low-resolution sets
+# of SOURCES.md (export.small_photos: Tiny ImageNet, cats and dogs, Intel scenes; ~130,000 photos,
+# a quarter of the crops) beside the photos at the app's scale, --seed 3, lr 3e-4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-RUN=runs/v3e
+RUN=runs/v3f
 SAVED=models/checkpoints/rehue-colorizer-3-train.pt
 INIT=${INIT:-models/checkpoints/rehue-colorizer-3-soup.pt}
-PLAN=${PLAN:-cached:192:4000s}
-ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 2e-4 --seed 2 --cache-crops 57600 --threads 1 --workers 2
-      --val-every 15 --ckpt-every 5 --data ../shared/data .data/extra)
+PLAN=${PLAN:-cached:192:2400s}
+ARGS=(--out "$RUN" --plan "$PLAN" --batch 32 --lr 3e-4 --seed 3 --cache-crops 57600 --threads 1 --workers 2
+      --val-every 15 --ckpt-every 5 --data ../shared/data .data/extra .data/small)
 # bf16 autocast only where the CPU computes bf16 natively: on a CPU without it (2026-12-07: an AMD
 # EPYC with no AVX-512) oneDNN emulates it: ~30 s a step, against ~4.5 s in fp32 beside an evaluation.
 if grep -qE "avx512_bf16|amx_bf16" /proc/cpuinfo; then ARGS+=(--bf16); fi
 case ${1:?usage: train-session.sh data|start|status|save} in
   data)
-    PYTHON=$PY bash ../shared/data/build_extra_photos.sh "${MIRROR:-/work/.mirror}" .data/extra --with-small ;;
+    PYTHON=$PY bash ../shared/data/build_extra_photos.sh "${MIRROR:-/work/.mirror}" .data/extra --with-small
+    "$PY" -m export.small_photos --mirror "${MIRROR:-/work/.mirror}" --out .data/small ;;
   start)
-    [ -d .data/extra ] || { echo "no .data/extra: run 'scripts/train-session.sh data' first" >&2; exit 2; }
+    [ -d .data/extra ] && [ -d .data/small ] || { echo "no .data/extra or .data/small: run 'scripts/train-session.sh data' first" >&2; exit 2; }
     mkdir -p "$RUN"
     saved_run=$([ -f "$SAVED" ] && "$PY" -c "import sys,torch; print(torch.load(sys.argv[1],weights_only=False)['args'].get('out',''))" "$SAVED" || true)
     if [ -f "$RUN/last.pt" ]; then from=(--resume)

@@ -267,6 +267,7 @@ def test_every_command_the_readme_names_is_installed():
     from importlib.metadata import entry_points
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    named = set(re.findall(r"\brehue-[a-z]+\b", readme)) - {"rehue-colorizer", "rehue-restore"}  # the models' names, not commands
+    named = {n for n in re.findall(r"\brehue(?:-[a-z]+)+\b", readme)
+             if not n.startswith(("rehue-colorizer", "rehue-restore"))}  # the models' and their files' names, not commands
     installed = {e.name for e in entry_points(group="console_scripts")} | {e.name for e in entry_points(group="gui_scripts")}
     assert "rehue-shards" in named and named <= installed, named - installed
