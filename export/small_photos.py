@@ -48,6 +48,8 @@ SMALL_SOURCES = (
     SmallSource("pets", "karemsaeed21+cat_vs_dog_classification_CNN", ("PetImages/Cat", "PetImages/Dog"), r"\.jpe?g$", "pet"),
     SmallSource("intel_scenes", "afroozsheikh+Intel-Image-Classifier", ("train", "test"), r"\.jpe?g$", "intel"),
 )
+# The training loop knows these names as training-only sources (never validated on): one list.
+assert {s.name for s in SMALL_SOURCES} == data.TRAINING_ONLY_SOURCES, "export.data.TRAINING_ONLY_SOURCES must name SMALL_SOURCES"
 COPY_THUMB_DIFF = 12.0  # mean |difference| of 32×32 thumbnails (0-255) under which two photos are one
 GRAY_CHROMA = 4.0  # mean YCbCr chroma on a 64 px thumbnail, as build_extra_photos.sh
 

@@ -3,44 +3,34 @@
     python scripts/compare_evals.py BASE.json CAND.json [CAND2.json ...]
 
 Prints, per source: photos, Δ dB over gray (automatic), ΔE00, colourfulness (truth's), ten hints' Δ dB,
-and the share of photos worse than gray by more than 1 dB, for each file, over the same photos.
+and the share of photos worse than gray by more than 1 dB, for each file, over the same photos
+(rehue-eval's own summary of those photos).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
+from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def load(path: str) -> dict[str, dict]:
-    return {p["name"]: p for p in json.load(open(path))["per_image"]}
-
-
-def row(items: list[dict]) -> dict[str, float]:
-    d = np.array([p["auto"]["psnr"] - p["gray"]["psnr"] for p in items])
-    h = [p["hints_psnr"]["10"] - p["gray"]["psnr"] for p in items if "10" in p.get("hints_psnr", {})]
-    return {"db": d.mean(), "de": np.mean([p["auto"]["ciede2000"] for p in items]),
-            "col": np.mean([p["auto"]["colourfulness"] for p in items]), "truth": np.mean([p["truth_colourfulness"] for p in items]),
-            "h10": np.mean(h) if h else float("nan"), "worse": (d < -1).mean() * 100}
+from export.evaluate import summarise  # noqa: E402
 
 
 def main() -> int:
-    runs = [load(p) for p in sys.argv[1:]]
+    runs = [{p["name"]: p for p in json.loads(Path(f).read_text())["per_image"]} for f in sys.argv[1:]]
     common = sorted(set.intersection(*(set(r) for r in runs)))
-    by_src: dict[str, list[str]] = defaultdict(list)
-    for n in common:
-        by_src[runs[0][n]["source"]].append(n)
-    groups = [("all", common)] + sorted(by_src.items())
+    summaries = [summarise([r[n] for n in common], hint_counts=(0, 10)) for r in runs]
     print(f"{'source':22s} {'n':>4s}  " + "  |  ".join(f"Δ dB  ΔE00  col  h10  worse ({i})" for i in range(len(runs))) + "  truth col")
-    for src, names in groups:
+    for src in summaries[0]:
         cells = []
-        for r in runs:
-            x = row([r[n] for n in names])
-            cells.append(f"{x['db']:+5.2f} {x['de']:5.2f} {x['col']:4.1f} {x['h10']:+5.2f} {x['worse']:4.0f}%")
-        print(f"{src:22s} {len(names):4d}  " + "  |  ".join(cells) + f"  {x['truth']:5.1f}")
+        for s in summaries:
+            b = s[src]
+            gray = b["gray"]["psnr"]
+            cells.append(f"{b['auto']['psnr'] - gray:+5.2f} {b['auto']['ciede2000']:5.2f} {b['auto']['colourfulness']:4.1f} "
+                         f"{b['psnr_vs_hints']['10'] - gray:+5.2f} {100 * b['worse_than_gray_share']:4.0f}%")
+        print(f"{src:22s} {summaries[0][src]['images']:4d}  " + "  |  ".join(cells) + f"  {summaries[0][src]['truth_colourfulness']:5.1f}")
     return 0
 
 
